@@ -1,0 +1,31 @@
+"""Shared fixtures for the site tests: one strict build per test session."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory):
+    """Build the site once with `mkdocs build --strict`, as `make build` does.
+
+    Returns the site directory. The build's log is attached to the failure.
+    """
+    site = tmp_path_factory.mktemp("site")
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            "mkdocs build --strict failed (run 'make build' to see it):\n"
+            + result.stderr[-6000:],
+            pytrace=False,
+        )
+    return site

@@ -1,0 +1,1 @@
+"""mdrun: run every code block of a Markdown page as a pytest test."""

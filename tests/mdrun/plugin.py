@@ -1,0 +1,1 @@
+def pytest_configure(config): print("PLUGIN LOADED")
