@@ -1,1 +1,307 @@
-def pytest_configure(config): print("PLUGIN LOADED")
+"""The pytest plugin: collect Markdown pages, run their blocks, report by page line.
+
+Every Markdown page under docs/, README.md, and any Markdown file named on the
+command line is collected. Each fenced block becomes one test item named by page
+and line (`docs/pytorch.md::L42`, with the tab label on tabbed pages).
+"""
+
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from . import outputs, report
+from .markdown import MarkdownError, parse
+from .scheduler import Job, Scheduler, Step
+
+DEFAULT_TIMEOUT = 300.0
+TALLY = pytest.StashKey[report.Tally]()
+SCHEDULER = pytest.StashKey[Scheduler]()
+UPDATES = pytest.StashKey[dict]()
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("mdrun", "code blocks in Markdown pages")
+    group.addoption("--update-outputs", action="store_true",
+                    help="rewrite expected-output fences (and media/ figures) "
+                         "from this run instead of comparing")
+    group.addoption("--codeblocks-workers", type=int, default=None,
+                    help="reader paths run at once (default: number of cores)")
+    parser.addini("codeblocks_timeout", "default timeout of one block, in seconds",
+                  default=str(DEFAULT_TIMEOUT))
+    parser.addini("codeblocks_preload", "modules the fork server imports once",
+                  type="linelist", default=[])
+
+
+def pytest_configure(config):
+    config.stash[TALLY] = report.Tally()
+    config.stash[UPDATES] = {}
+    workers = config.getoption("codeblocks_workers") or os.cpu_count() or 1
+    if hasattr(config, "workerinput"):  # under xdist, share the cores
+        workers = max(1, workers // int(config.workerinput["workercount"]))
+    config.stash[SCHEDULER] = Scheduler(
+        config.rootpath, workers, config.getini("codeblocks_preload"))
+
+
+def pytest_unconfigure(config):
+    if SCHEDULER in config.stash:
+        config.stash[SCHEDULER].close()
+
+
+def pytest_collect_file(file_path, parent):
+    if file_path.suffix != ".md":
+        return None
+    root = parent.config.rootpath
+    if (parent.session.isinitpath(file_path) or file_path == root / "README.md"
+            or (root / "docs") in file_path.parents):
+        return MarkdownFile.from_parent(parent, path=file_path)
+    return None
+
+
+class MarkdownFile(pytest.File):
+    def collect(self):
+        page = self.path.relative_to(self.config.rootpath).as_posix() \
+            if self.config.rootpath in self.path.parents else str(self.path)
+        try:
+            parsed = parse(self.path.read_text(encoding="utf-8"), page)
+        except MarkdownError as error:
+            raise self.CollectError(str(error)) from None
+        paths = parsed.reader_paths()
+        self.config.stash[TALLY].add_page(page, parsed.blocks, len(paths))
+        if parsed.skipfile:
+            reason = f"skipfile directive at {page}:{parsed.skipfile.line}"
+            for block in parsed.blocks:
+                yield CheckItem.from_parent(self, name=f"L{block.line}", block=block,
+                                            skip=reason)
+            return
+        items = []
+        for order, (label, blocks) in enumerate(paths):
+            suffix = f"[{label}]" if label is not None else ""
+            steps = [self._step(block, f"{page}::L{block.line}{suffix}")
+                     for block in blocks]
+            job = Job(steps)
+            items += [((order, step.block.line), CodeItem.from_parent(
+                self, name=f"L{step.block.line}{suffix}", job=job, step=step))
+                for step in steps]
+        for block in parsed.blocks:
+            if block.kind != "python":
+                items.append(((0, block.line), CheckItem.from_parent(
+                    self, name=f"L{block.line}", block=block,
+                    skip=self._skip_reason(block))))
+        yield from (item for _, item in sorted(items, key=lambda pair: pair[0]))
+
+    def _skip_reason(self, block):
+        """The reason a directive skips `block`, or None."""
+        where = f"{block.page}:{block.line - 1}"
+        for directive in block.directives:
+            if directive.short == "skip":
+                return directive.literal("reason") or (
+                    _literal(directive.args[0]) if directive.args else
+                    f"skip directive at {where}")
+            if directive.short == "skipif":
+                if not directive.args:
+                    raise self.CollectError(f"{where}: skipif needs a condition")
+                namespace = {"sys": sys, "os": os, "platform": platform,
+                             "shutil": shutil}
+                try:
+                    condition = eval(directive.args[0], namespace)
+                except Exception as error:  # noqa: BLE001 - report any error
+                    raise self.CollectError(
+                        f"{where}: cannot evaluate the skipif condition "
+                        f"{directive.args[0]!r}: {error!r}") from None
+                if condition:
+                    return directive.literal("reason") or (
+                        f"condition true: {directive.args[0]}")
+            if directive.short == "importorskip":
+                name = _literal(directive.args[0]) if directive.args else None
+                if not isinstance(name, str):
+                    raise self.CollectError(f"{where}: importorskip needs a module "
+                                            "name, e.g. importorskip(jax)")
+                if importlib.util.find_spec(name.split(".")[0]) is None:
+                    return f"module {name!r} is not installed"
+            if block.kind != "python" and directive.short in ("xfail", "timeout"):
+                raise self.CollectError(
+                    f"{where}: {directive.name} applies only to python blocks")
+        return None
+
+    def _step(self, block, name):
+        xfail = block.directive("xfail")
+        timeout = block.directive("timeout")
+        default = float(self.config.getini("codeblocks_timeout"))
+        try:
+            seconds = float(_literal(timeout.args[0])) if timeout else default
+        except (IndexError, TypeError, ValueError):
+            raise self.CollectError(f"{block.page}:{block.line - 1}: timeout needs "
+                                    "a number of seconds, e.g. timeout(600)") from None
+        return Step(block, name, seconds, skip=self._skip_reason(block),
+                    xfail=None if xfail is None else xfail.kwargs.get("raises", ""),
+                    strict=bool(xfail and xfail.literal("strict", False)))
+
+
+def _literal(source):
+    """A directive argument as a value; a bare name such as jax stays a string."""
+    try:
+        return eval(source, {"__builtins__": {}}, {})
+    except NameError:
+        return source
+    except Exception:  # noqa: BLE001 - anything else is not a literal
+        return None
+
+
+class BlockFailed(Exception):
+    """A block failed; the message is the whole report."""
+
+
+class MarkdownItem(pytest.Item):
+    def reportinfo(self):
+        return self.path, self.block.line - 1, self.nodeid
+
+    def repr_failure(self, excinfo):
+        if excinfo.errisinstance(BlockFailed):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+
+class CodeItem(MarkdownItem):
+    """A Python block, run as a step of its reader path."""
+
+    def __init__(self, *, job, step, **kwargs):
+        super().__init__(**kwargs)
+        self.job, self.step, self.block = job, step, step.block
+
+    def runtest(self):
+        outcome = self.config.stash[SCHEDULER].outcome(self.job, self.step)
+        self.outcome = outcome
+        status = outcome.status
+        if status == "skipped":
+            pytest.skip(outcome.reason)
+        if status in ("failed", "timeout", "crashed"):
+            raise BlockFailed(report.failure(self.block, self.step.name, outcome))
+        if status == "xfailed":
+            pytest.xfail(f"raised {outcome.result['error']['type']} as marked")
+        if status == "xpassed" and self.step.strict:
+            raise BlockFailed(f"{self.block.page}:{self.block.line}: [XPASS(strict)] "
+                              "the block was marked xfail but raised nothing")
+        self._check_output(outcome.result)
+        self._publish_figures(outcome)
+
+    def _check_output(self, result):
+        expected = self.block.output
+        if expected is None:
+            return
+        self.config.stash[TALLY].outputs += 1
+        actual = result["stdout"]
+        if outputs.matches(expected.code, actual):
+            return
+        if self.config.getoption("update_outputs"):
+            self.config.stash[UPDATES].setdefault(self.path, {}).setdefault(
+                expected.line, (expected, actual))
+            return
+        raise BlockFailed(report.mismatch(self.block, actual))
+
+    def _publish_figures(self, outcome):
+        if not self.config.getoption("update_outputs"):
+            return
+        text = self.path.read_text(encoding="utf-8")
+        media = self.config.rootpath / "media"
+        for name in outcome.result.get("figures", []):
+            if f"media/{name}" in text:
+                media.mkdir(exist_ok=True)
+                shutil.copyfile(Path(outcome.workdir) / name, media / name)
+
+
+class CheckItem(MarkdownItem):
+    """A block that is not Python: parsed, syntax-checked or skipped with a reason."""
+
+    def __init__(self, *, block, skip=None, **kwargs):
+        super().__init__(**kwargs)
+        self.block, self.skip = block, skip
+
+    def runtest(self):
+        block = self.block
+        if self.skip:
+            pytest.skip(self.skip)
+        if block.kind == "display":
+            pytest.skip(f"a {block.lang} block is shown to readers, not run")
+        try:
+            if block.kind == "shell":
+                check = subprocess.run(["bash", "-n"], input=block.code, text=True,
+                                       capture_output=True)
+                if check.returncode:
+                    raise ValueError(check.stderr.strip().replace(
+                        "bash: line ", "line "))
+                self.checked = "shell syntax checked with bash -n"
+            else:
+                _parse_data(block)
+                self.checked = f"{block.lang} parsed"
+        except Exception as error:  # noqa: BLE001 - any parse error is the report
+            raise BlockFailed(f"{block.page}:{block.line}: this {block.lang} block "
+                              f"does not parse: {error}") from None
+
+
+def _parse_data(block):
+    if block.lang == "json":
+        json.loads(block.code)
+    elif block.lang == "toml":
+        tomllib.loads(block.code)
+    else:
+        import yaml
+
+        yaml.safe_load(block.code)
+
+
+def pytest_runtestloop(session):
+    """Start every reader path at once, in collection order, trimmed to selection."""
+    if hasattr(session.config, "workerinput") or session.config.option.collectonly:
+        return
+    scheduler = session.config.stash[SCHEDULER]
+    selected = {}
+    for item in session.items:
+        if isinstance(item, CodeItem):
+            selected.setdefault(id(item.job), (item.job, set()))[1].add(item.step.name)
+    for job, names in selected.values():
+        last = max(i for i, s in enumerate(job.steps) if s.name in names)
+        job.steps = job.steps[:last + 1]
+        scheduler.submit(job)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if not isinstance(item, MarkdownItem) or (rep.when != "call" and rep.passed):
+        return
+    tally = item.config.stash[TALLY]
+    if rep.skipped and not hasattr(rep, "wasxfail"):
+        reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else ""
+        tally.record(item.nodeid, "skipped", "skipped", reason.removeprefix("Skipped: "))
+    elif rep.failed:
+        tally.record(item.nodeid, "failed")
+    elif rep.when == "call":
+        tally.record(item.nodeid, "passed", "checked" if getattr(
+            item, "checked", None) else None, getattr(item, "checked", ""))
+
+
+def pytest_sessionfinish(session):
+    for path, updates in session.config.stash[UPDATES].items():
+        outputs.rewrite(path, list(updates.values()))
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    tally = config.stash[TALLY]
+    if not tally.pages:
+        return
+    updates = config.stash[UPDATES]
+    terminalreporter.section("code blocks")
+    for line in tally.lines():
+        terminalreporter.write_line(line)
+    for path, changes in updates.items():
+        terminalreporter.write_line(
+            f"updated {len(changes)} expected outputs in {path}")
