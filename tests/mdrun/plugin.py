@@ -161,7 +161,7 @@ class BlockFailed(Exception):
 
 class MarkdownItem(pytest.Item):
     def reportinfo(self):
-        return self.path, self.block.line - 1, self.nodeid
+        return self.path, self.block.line - 1, self.name
 
     def repr_failure(self, excinfo):
         if excinfo.errisinstance(BlockFailed):

@@ -1,5 +1,6 @@
 """Say what happened: a failure that points into the Markdown, and the run's summary."""
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -44,6 +45,11 @@ def mismatch(block, actual):
     ])
 
 
+def _natural(row):
+    """Sort key that puts docs/a.md::L9 before docs/a.md::L10."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", row[0])]
+
+
 @dataclass
 class Tally:
     """Counts for the closing summary line, and the blocks that did not run."""
@@ -71,5 +77,5 @@ class Tally:
                 f"({self.paths} paths): {c['passed']} passed, {self.outputs} outputs "
                 f"checked, {c['skipped']} skipped, {c['failed']} failed")
         rows = [f"  {nodeid}  {status}: {reason}"
-                for nodeid, status, reason in sorted(self.not_run)]
+                for nodeid, status, reason in sorted(self.not_run, key=_natural)]
         return [head] + (["blocks not executed:"] + rows if rows else [])
