@@ -12,6 +12,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -46,6 +47,7 @@ def pytest_configure(config):
     workers = config.getoption("codeblocks_workers") or os.cpu_count() or 1
     if hasattr(config, "workerinput"):  # under xdist, share the cores
         workers = max(1, workers // int(config.workerinput["workercount"]))
+    config.stash[TALLY].workers = workers
     config.stash[SCHEDULER] = Scheduler(
         config.rootpath, workers, config.getini("codeblocks_preload"))
 
@@ -178,7 +180,10 @@ class CodeItem(MarkdownItem):
 
     def runtest(self):
         outcome = self.config.stash[SCHEDULER].outcome(self.job, self.step)
-        self.outcome = outcome
+        tally = self.config.stash[TALLY]
+        tally.block_seconds += outcome.result.get("duration", 0.0)
+        tally.finished = time.monotonic()
+        tally.started = min(tally.started or self.job.started_at, self.job.started_at)
         status = outcome.status
         if status == "skipped":
             pytest.skip(outcome.reason)

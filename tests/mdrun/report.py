@@ -60,6 +60,10 @@ class Tally:
     counts: Counter = field(default_factory=Counter)
     outputs: int = 0
     not_run: list = field(default_factory=list)  # (test id, status, reason)
+    block_seconds: float = 0.0  # the blocks' own run time, summed
+    started: float | None = None  # when the first reader path started
+    finished: float | None = None  # when the last block's outcome arrived
+    workers: int = 1
 
     def add_page(self, page, blocks, paths):
         self.pages.add(page)
@@ -78,4 +82,12 @@ class Tally:
                 f"checked, {c['skipped']} skipped, {c['failed']} failed")
         rows = [f"  {nodeid}  {status}: {reason}"
                 for nodeid, status, reason in sorted(self.not_run, key=_natural)]
-        return [head] + (["blocks not executed:"] + rows if rows else [])
+        timing = []
+        if self.started is not None and self.finished is not None:
+            wall = self.finished - self.started
+            ideal = self.block_seconds / self.workers
+            timing = [f"time: blocks ran {self.block_seconds:.1f} s in all; wall "
+                      f"{wall:.1f} s on {self.workers} workers; overhead ratio "
+                      f"{wall / ideal if ideal else float('nan'):.2f} "
+                      "(wall / (block time / workers))"]
+        return [head] + timing + (["blocks not executed:"] + rows if rows else [])

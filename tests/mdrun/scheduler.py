@@ -49,6 +49,7 @@ class Job:
     done: threading.Event = field(default_factory=threading.Event)
     events: dict = field(default_factory=dict)
     started: bool = False
+    started_at: float | None = None
 
     def __post_init__(self):
         self.events = {s.name: threading.Event() for s in self.steps}
@@ -113,6 +114,7 @@ class Scheduler:
             if job.started:
                 return
             job.started = True
+            job.started_at = time.monotonic()
         self._pool.submit(self._run_guarded, job)
 
     def outcome(self, job, step):
