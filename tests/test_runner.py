@@ -5,8 +5,6 @@ import textwrap
 import pytest
 from mdrun.markdown import parse
 
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-
 
 def page(pytester, name, text):
     """Write a Markdown page into the pytester folder and return its path."""
@@ -120,7 +118,8 @@ def test_bad_data_or_shell_fails_with_its_line(pytester, lang, code, message):
     ("# T\n\n```\nx = 1\n```\n", "bad.md:3: a fence without a language*"),
     ("# T\n\n```python\nx = 1\n\nmore\n", "bad.md:3: unclosed code fence ```*"),
     ("<!--pytest.mark.skp-->\n```python\nx = 1\n```\n",
-     "bad.md:1: unknown directive 'pytest.mark.skp'; did you mean 'pytest.mark.skip'?*"),
+     "bad.md:1: unknown directive 'pytest.mark.skp'; "
+     "did you mean 'pytest.mark.skip'?*"),
     ("<!--pytest-codeblocks:expected-outptu-->\n```text\n1\n```\n",
      "bad.md:1: unknown directive 'pytest-codeblocks:expected-outptu'*"),
     ("<!--pytest.mark.skip-->\n\nSome prose.\n",

@@ -72,7 +72,8 @@ def test_every_rendered_python_block_is_one_the_runner_collected(built_site):
         page = source.relative_to(ROOT).as_posix()
         collected = {b.code.strip() for b in parse(source.read_text(), page).blocks
                      if b.kind == "python"}
-        html = BeautifulSoup(rendered_page(built_site, source).read_text(), "html.parser")
+        html = BeautifulSoup(rendered_page(built_site, source).read_text(),
+                             "html.parser")
         shown = [div.find("code").get_text().strip()
                  for div in html.select("div.highlight")
                  if set(div.get("class", [])) & {f"language-{p}" for p in PYTHON}]

@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass, field
 
 COMMENT = re.compile(r"^\s*<!--\s*(?P<body>pytest(?:\.|-codeblocks:).*?)\s*-->\s*$")
-CALL = re.compile(r"^(?P<name>pytest\.mark\.\w+|pytest-codeblocks:[\w-]+)(?P<args>\(.*\))?$")
+CALL = re.compile(
+    r"^(?P<name>pytest\.mark\.\w+|pytest-codeblocks:[\w-]+)(?P<args>\(.*\))?$")
 
 KNOWN = {
     "pytest.mark.skip",
@@ -72,7 +73,8 @@ def parse_comment(text, line):
         try:
             node = ast.parse("f" + call["args"], mode="eval").body
         except SyntaxError as error:
-            raise DirectiveError(f"{name}: cannot parse its arguments: {error.msg}")
+            raise DirectiveError(
+                f"{name}: cannot parse its arguments: {error.msg}") from None
         source = "f" + call["args"]
         directive.args = [ast.get_source_segment(source, a) for a in node.args]
         directive.kwargs = {

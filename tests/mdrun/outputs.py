@@ -34,7 +34,7 @@ def matches(expected, actual):
     # re.split with one group alternates text (even) and numbers (odd).
     return all(
         (w == g) if i % 2 == 0 else _number_matches(w, g)
-        for i, (w, g) in enumerate(zip(want, got))
+        for i, (w, g) in enumerate(zip(want, got, strict=True))
     )
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from . import outputs, report
+from . import outputs, report, results
 from .markdown import MarkdownError, parse
 from .scheduler import Job, Scheduler, Step
 
@@ -26,6 +26,8 @@ DEFAULT_TIMEOUT = 300.0
 TALLY = pytest.StashKey[report.Tally]()
 SCHEDULER = pytest.StashKey[Scheduler]()
 UPDATES = pytest.StashKey[dict]()
+RESULTS = pytest.StashKey[dict]()
+BEGUN = pytest.StashKey[set]()
 
 
 def pytest_addoption(parser):
@@ -44,6 +46,8 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.stash[TALLY] = report.Tally()
     config.stash[UPDATES] = {}
+    config.stash[RESULTS] = results.load(config.rootpath)
+    config.stash[BEGUN] = set()
     workers = config.getoption("codeblocks_workers") or os.cpu_count() or 1
     if hasattr(config, "workerinput"):  # under xdist, share the cores
         workers = max(1, workers // int(config.workerinput["workercount"]))
@@ -69,15 +73,17 @@ def pytest_collect_file(file_path, parent):
 
 class MarkdownFile(pytest.File):
     def collect(self):
-        page = self.path.relative_to(self.config.rootpath).as_posix() \
+        self.page = page = self.path.relative_to(self.config.rootpath).as_posix() \
             if self.config.rootpath in self.path.parents else str(self.path)
+        self.text = self.path.read_text(encoding="utf-8")
         try:
-            parsed = parse(self.path.read_text(encoding="utf-8"), page)
+            parsed = parse(self.text, page)
         except MarkdownError as error:
             raise self.CollectError(str(error)) from None
         paths = parsed.reader_paths()
         self.config.stash[TALLY].add_page(page, parsed.blocks, len(paths))
         if parsed.skipfile:
+            self.total = len(parsed.blocks)
             reason = f"skipfile directive at {page}:{parsed.skipfile.line}"
             for block in parsed.blocks:
                 yield CheckItem.from_parent(self, name=f"L{block.line}", block=block,
@@ -97,6 +103,7 @@ class MarkdownFile(pytest.File):
                 items.append(((0, block.line), CheckItem.from_parent(
                     self, name=f"L{block.line}", block=block,
                     skip=self._skip_reason(block))))
+        self.total = len(items)
         yield from (item for _, item in sorted(items, key=lambda pair: pair[0]))
 
     def _skip_reason(self, block):
@@ -286,12 +293,29 @@ def pytest_runtest_makereport(item, call):
     tally = item.config.stash[TALLY]
     if rep.skipped and not hasattr(rep, "wasxfail"):
         reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else ""
-        tally.record(item.nodeid, "skipped", "skipped", reason.removeprefix("Skipped: "))
+        tally.record(item.nodeid, "skipped", "skipped",
+                     reason.removeprefix("Skipped: "))
     elif rep.failed:
         tally.record(item.nodeid, "failed")
     elif rep.when == "call":
         tally.record(item.nodeid, "passed", "checked" if getattr(
             item, "checked", None) else None, getattr(item, "checked", ""))
+    _record_result(item, rep)
+
+
+def _record_result(item, rep):
+    """Update the results file with this block's outcome, for the page stamp."""
+    records, begun = item.config.stash[RESULTS], item.config.stash[BEGUN]
+    page = item.parent
+    if page.page not in begun:
+        begun.add(page.page)
+        records[page.page] = results.new_record(page.text, page.total)
+    record = records[page.page]
+    record["failed" if rep.failed else "skipped" if rep.skipped else "passed"] += 1
+    outcome = getattr(item, "outcome", None)
+    if outcome is not None:
+        record["versions"].update(outcome.result.get("versions", {}))
+    results.save(item.config.rootpath, records)
 
 
 def pytest_sessionfinish(session):

@@ -47,7 +47,8 @@ def mismatch(block, actual):
 
 def _natural(row):
     """Sort key that puts docs/a.md::L9 before docs/a.md::L10."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", row[0])]
+    parts = re.split(r"(\d+)", row[0])
+    return [int(part) if part.isdigit() else part for part in parts]
 
 
 @dataclass

@@ -104,7 +104,8 @@ class Scheduler:
     def _fork_server(self):
         with self._lock:
             if self._server is None:
-                env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"}
+                env = {**os.environ, "MPLBACKEND": "Agg",
+                       "PYTHONDONTWRITEBYTECODE": "1"}
                 self._server = ForkServer(self._preload, env)
             return self._server
 
@@ -135,7 +136,8 @@ class Scheduler:
         except BaseException as error:  # noqa: BLE001 - never leave items waiting
             for step in job.steps:
                 if step.name not in job.outcomes:
-                    job.settle(step, Outcome("crashed", reason=f"runner error: {error!r}"))
+                    job.settle(step, Outcome(
+                        "crashed", reason=f"runner error: {error!r}"))
         finally:
             job.done.set()
 

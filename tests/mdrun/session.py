@@ -19,6 +19,8 @@ import types
 from . import sandbox
 
 RUNNER = os.path.dirname(os.path.abspath(__file__)) + os.sep
+LIBRARIES = {"numpy": "NumPy", "tensorflow": "TensorFlow", "keras": "Keras",
+             "torch": "PyTorch"}
 IMAGE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg", ".gif", ".webp")
 
 
@@ -74,6 +76,12 @@ def _images():
             if name.lower().endswith(IMAGE_SUFFIXES)}
 
 
+def _versions():
+    """Versions of the libraries this session has imported so far."""
+    return {label: getattr(sys.modules[name], "__version__", "?")
+            for name, label in LIBRARIES.items() if name in sys.modules}
+
+
 def run_block(block, namespace):
     """Run one block; return its result dict."""
     page = block["page"]
@@ -90,7 +98,8 @@ def run_block(block, namespace):
         error = exc
     result = {"stdout": out.getvalue(), "stderr": err.getvalue(),
               "duration": time.perf_counter() - start,
-              "figures": sorted(n for n, t in _images().items() if before.get(n) != t)}
+              "figures": sorted(n for n, t in _images().items() if before.get(n) != t),
+              "versions": _versions()}
     raises = block.get("xfail")
     if error is None:
         result["status"] = "xpassed" if raises is not None else "passed"
