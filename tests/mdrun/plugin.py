@@ -293,6 +293,7 @@ def pytest_runtest_makereport(item, call):
     tally = item.config.stash[TALLY]
     if rep.skipped and not hasattr(rep, "wasxfail"):
         reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else ""
+        rep.longrepr = (str(item.path), item.block.line, reason)  # the page's line
         tally.record(item.nodeid, "skipped", "skipped",
                      reason.removeprefix("Skipped: "))
     elif rep.failed:

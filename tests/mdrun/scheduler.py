@@ -94,8 +94,8 @@ def _dump(log, step):
 
 class Scheduler:
     def __init__(self, repo, workers, preload=()):
-        self.repo = str(repo)
-        self._pool = ThreadPoolExecutor(max_workers=max(1, workers))
+        self.repo, self.workers = str(repo), max(1, workers)
+        self._pool = ThreadPoolExecutor(max_workers=self.workers)
         self._server = None
         self._lock = threading.Lock()
         self._preload = preload
@@ -104,7 +104,10 @@ class Scheduler:
     def _fork_server(self):
         with self._lock:
             if self._server is None:
-                env = {**os.environ, "MPLBACKEND": "Agg",
+                # Pages run side by side, so each gets its share of the cores
+                # rather than every library's thread pool oversubscribing them.
+                threads = str(max(1, (os.cpu_count() or 1) // self.workers))
+                env = {"OMP_NUM_THREADS": threads, **os.environ, "MPLBACKEND": "Agg",
                        "PYTHONDONTWRITEBYTECODE": "1"}
                 self._server = ForkServer(self._preload, env)
             return self._server
