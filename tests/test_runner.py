@@ -495,3 +495,15 @@ def test_selecting_one_block_runs_the_blocks_before_it(pytester):
     page(pytester, "sel.md", "```python\nx = 1\n```\n\n```python\nassert x == 1\n```\n"
          "\n```python\nraise SystemExit('after the selection')\n```\n")
     run(pytester, "sel.md::L5").assert_outcomes(passed=1)
+
+
+def test_preloaded_modules_are_imported_once_but_the_namespace_is_fresh(pytester):
+    pytester.makeini("[pytest]\ncodeblocks_preload = colorsys\n")
+    page(pytester, "pre.md", '''
+        ```python
+        import sys
+        assert "colorsys" in sys.modules, "preloaded by the fork server"
+        assert "colorsys" not in globals(), "but not in the page's namespace"
+        ```
+    ''')
+    run(pytester, "pre.md").assert_outcomes(passed=1)

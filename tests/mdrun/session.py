@@ -76,10 +76,20 @@ def _images():
             if name.lower().endswith(IMAGE_SUFFIXES)}
 
 
-def _versions():
-    """Versions of the libraries this session has imported so far."""
+def _versions(namespace):
+    """Versions of the libraries the page's own names come from.
+
+    Read from the namespace, not sys.modules, because the fork server may have
+    imported a library the page never uses.
+    """
+    used = set()
+    for value in list(namespace.values()):
+        name = value.__name__ if isinstance(value, types.ModuleType) else getattr(
+            value, "__module__", None)
+        if isinstance(name, str):
+            used.add(name.split(".")[0])
     return {label: getattr(sys.modules[name], "__version__", "?")
-            for name, label in LIBRARIES.items() if name in sys.modules}
+            for name, label in LIBRARIES.items() if name in used}
 
 
 def run_block(block, namespace):
@@ -99,7 +109,7 @@ def run_block(block, namespace):
     result = {"stdout": out.getvalue(), "stderr": err.getvalue(),
               "duration": time.perf_counter() - start,
               "figures": sorted(n for n, t in _images().items() if before.get(n) != t),
-              "versions": _versions()}
+              "versions": _versions(namespace)}
     raises = block.get("xfail")
     if error is None:
         result["status"] = "xpassed" if raises is not None else "passed"
