@@ -3,6 +3,7 @@
 import textwrap
 
 import pytest
+from mdrun import results
 from mdrun.markdown import parse
 
 
@@ -507,3 +508,27 @@ def test_preloaded_modules_are_imported_once_but_the_namespace_is_fresh(pytester
         ```
     ''')
     run(pytester, "pre.md").assert_outcomes(passed=1)
+
+
+def test_the_run_records_what_it_verified_for_the_page_stamp(pytester):
+    page(pytester, "docs/stamp.md", '''
+        ```python
+        import numpy as np
+        ```
+
+        ```python
+        x = np.ones(2)
+        ```
+
+        ```text
+        shown, not run
+        ```
+    ''')
+    run(pytester, "docs/stamp.md").assert_outcomes(passed=2, skipped=1)
+    record = results.load(pytester.path)["docs/stamp.md"]
+    import numpy
+
+    assert record["versions"]["NumPy"] == numpy.__version__
+    assert (record["passed"], record["skipped"], record["total"]) == (2, 1, 3)
+    text = (pytester.path / "docs/stamp.md").read_text()
+    assert results.verdict(record, text)[0] is True

@@ -186,7 +186,8 @@ class CodeItem(MarkdownItem):
         self.job, self.step, self.block = job, step, step.block
 
     def runtest(self):
-        outcome = self.config.stash[SCHEDULER].outcome(self.job, self.step)
+        self.outcome = outcome = self.config.stash[SCHEDULER].outcome(self.job,
+                                                                      self.step)
         tally = self.config.stash[TALLY]
         tally.block_seconds += outcome.result.get("duration", 0.0)
         tally.finished = time.monotonic()
