@@ -532,3 +532,18 @@ def test_the_run_records_what_it_verified_for_the_page_stamp(pytester):
     assert (record["passed"], record["skipped"], record["total"]) == (2, 1, 3)
     text = (pytester.path / "docs/stamp.md").read_text()
     assert results.verdict(record, text)[0] is True
+
+
+def test_code_from_earlier_blocks_stays_inspectable(pytester):
+    page(pytester, "src.md", '''
+        ```python
+        def square(x):
+            return x * x
+        ```
+
+        ```python
+        import inspect
+        assert inspect.getsource(square).startswith("def square(x):")
+        ```
+    ''')
+    run(pytester, "src.md").assert_outcomes(passed=2)

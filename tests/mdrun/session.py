@@ -92,11 +92,25 @@ def _versions(namespace):
             for name, label in LIBRARIES.items() if name in used}
 
 
+def _remember_source(page, source):
+    """Keep every block run so far in linecache, each at its own page lines.
+
+    Tracebacks, inspect.getsource and tf.function's AutoGraph then find the code
+    of a function defined in an earlier block.
+    """
+    known = linecache.cache.get(page, (0, None, [], page))[2]
+    lines = source.splitlines(True)
+    merged = [new if new.strip() else old for old, new in
+              zip(known + ["\n"] * (len(lines) - len(known)), lines)]
+    merged += known[len(merged):]
+    linecache.cache[page] = (sum(map(len, merged)), None, merged, page)
+
+
 def run_block(block, namespace):
     """Run one block; return its result dict."""
     page = block["page"]
     source = block["source"]
-    linecache.cache[page] = (len(source), None, source.splitlines(True), page)
+    _remember_source(page, source)
     out, err = io.StringIO(), io.StringIO()
     before = _images()
     start = time.perf_counter()
