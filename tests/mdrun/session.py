@@ -101,7 +101,7 @@ def _remember_source(page, source):
     known = linecache.cache.get(page, (0, None, [], page))[2]
     lines = source.splitlines(True)
     merged = [new if new.strip() else old for old, new in
-              zip(known + ["\n"] * (len(lines) - len(known)), lines)]
+              zip(known, lines, strict=False)] + lines[len(known):]
     merged += known[len(merged):]
     linecache.cache[page] = (sum(map(len, merged)), None, merged, page)
 
