@@ -317,10 +317,13 @@ def _record_result(item, rep):
     outcome = getattr(item, "outcome", None)
     if outcome is not None:
         record["versions"].update(outcome.result.get("versions", {}))
-    results.save(item.config.rootpath, records)
+    if record["passed"] + record["skipped"] + record["failed"] == record["total"]:
+        results.save(item.config.rootpath, records)  # the page is complete
 
 
 def pytest_sessionfinish(session):
+    if session.config.stash[BEGUN]:
+        results.save(session.config.rootpath, session.config.stash[RESULTS])
     for path, updates in session.config.stash[UPDATES].items():
         outputs.rewrite(path, list(updates.values()))
 
