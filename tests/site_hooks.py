@@ -1,8 +1,13 @@
-"""MkDocs hooks: publish media/ at /media/ without a copy under docs/."""
+"""MkDocs hooks: publish media/ at /media/ (no copy under docs/), and size images."""
 
+import base64
+import io
+import posixpath
+import re
 from pathlib import Path
 
 from mkdocs.structure.files import File
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 MEDIA = ROOT / "media"
@@ -20,3 +25,44 @@ def on_files(files, config):
             )
         )
     return files
+
+IMG = re.compile(r"<img\b[^>]*>")
+SRC = re.compile(r'\ssrc="([^"]+)"')
+
+
+def _image_size(src, page, files):
+    """(width, height) in CSS pixels of a local or inline image, or None."""
+    if src.startswith("data:image/") and ";base64," in src:
+        data = io.BytesIO(base64.b64decode(src.split(",", 1)[1]))
+    else:
+        url = posixpath.normpath(posixpath.join(posixpath.dirname(page.url), src))
+        file = files.get_file_from_path(url.lstrip("./"))
+        if file is None or not file.abs_src_path:
+            return None
+        data = file.abs_src_path
+    try:
+        with Image.open(data) as image:
+            return image.size
+    except Exception:  # noqa: BLE001 - SVG and anything Pillow cannot read
+        return None
+
+
+def on_page_content(html, page, config, files):
+    """Give every image its width and height, so the page does not jump as it loads.
+
+    Figures come from the runner (media/) without sizes in the Markdown; CSS keeps
+    them responsive (max-width: 100%; height: auto) while the browser reserves the
+    right box from the start."""
+
+    def sized(match):
+        tag = match.group(0)
+        if re.search(r"\swidth=", tag) or re.search(r"\sheight=", tag):
+            return tag
+        src = SRC.search(tag)
+        size = src and _image_size(src.group(1), page, files)
+        if not size:
+            return tag
+        end = -2 if tag.endswith("/>") else -1
+        return f'{tag[:end].rstrip()} width="{size[0]}" height="{size[1]}"{tag[end:]}'
+
+    return IMG.sub(sized, html)

@@ -1,0 +1,456 @@
+"""The site as readers get it: the strict build, served locally, in real Chromium.
+
+One crawl visits every page of the built site once (fresh cache, desktop size,
+light then dark scheme, then a phone-sized screen) and records what it saw; most
+tests below assert on that record, so the crawl runs once however many tests use
+it. The interaction tests (search, linked tabs, dark mode, copy) drive the pages
+themselves. Nothing here is skipped: without Chromium the tests fail and say how
+to install it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+pytest.register_assert_rewrite("browser_summary", "browser_support")
+
+import browser_summary  # noqa: E402
+from browser_support import (  # noqa: E402
+    BACKGROUND_LUMINANCE_JS,
+    PALETTE_TOGGLE,
+    SCHEME,
+    SERIOUS,
+    SiteServer,
+    axe_version,
+    choose_tab,
+    chosen_tabs,
+    describe,
+    expected_copies,
+    label,
+    launch_chromium,
+    new_context,
+    page_file,
+    reveal_copy_button,
+    run_axe,
+    site_pages,
+    source_fences,
+    tab_sets,
+    visit_page,
+)
+from bs4 import BeautifulSoup  # noqa: E402
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+pytest_plugins = ["browser_summary"]
+
+ROOT = Path(__file__).resolve().parent.parent
+SEARCH_TERMS = ["ResNet", "GradientTape"]
+LINKED_TAB = "PyTorch"
+# Lighthouse's "avoid enormous network payloads" starts to cost at 1.6 MB.
+PAGE_BUDGET_BYTES = 1600 * 1024
+
+
+# -- fixtures -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(built_site):
+    with SiteServer(built_site) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def pages(built_site):
+    found = site_pages(built_site)
+    assert "" in found, "the built site has no home page (index.html)"
+    return found
+
+
+@pytest.fixture(scope="module")
+def visits(browser, server, built_site, pages, request):
+    """Every page, visited once; the summary records what each one cost."""
+    config = request.config
+    browser_summary.record_axe_version(config, "axe-core " + axe_version())
+    results = {}
+    for path in pages:
+        visit = results[path] = visit_page(browser, server, path)
+        violations = [v for scheme in visit.axe.values() for v in scheme]
+        browser_summary.record_page(
+            config,
+            label(path),
+            requests=visit.requests,
+            transfer_bytes=visit.transfer_bytes,
+            html_bytes=page_file(built_site, path).stat().st_size,
+            serious=sum(v["impact"] in SERIOUS for v in violations),
+            other_violations=sum(v["impact"] not in SERIOUS for v in violations),
+            offsite=len(visit.offsite_requests),
+            failed=len(visit.failed_requests),
+            images=_image_count(built_site, path),
+        )
+    return results
+
+
+def _image_count(site, path) -> int:
+    soup = BeautifulSoup(
+        page_file(site, path).read_text(encoding="utf-8"), "html.parser"
+    )
+    article = soup.select_one("article") or soup
+    return len(article.find_all("img"))
+
+
+def _report(problems: dict[str, list[str]]) -> str:
+    lines = []
+    for path, items in problems.items():
+        if items:
+            lines.append(f"{label(path)}:")
+            lines += [f"    {item}" for item in items]
+    return "\n".join(lines)
+
+
+def _fail_on(problems: dict[str, list[str]], what: str) -> None:
+    """Fail with every page's problems, listed page by page."""
+    count = sum(len(items) for items in problems.values())
+    if count:
+        pytest.fail(f"{count} {what}:\n" + _report(problems), pytrace=False)
+
+
+# -- every page -----------------------------------------------------------------
+
+
+def test_every_page_loads_without_errors(visits):
+    """HTTP 200, no console errors or uncaught exceptions, no failed request."""
+    problems = {
+        path: ([f"HTTP {v.status}"] if v.status != 200 else [])
+        + [f"console error: {e}" for e in v.console_errors]
+        + [f"failed request: {r}" for r in v.failed_requests]
+        for path, v in visits.items()
+    }
+    _fail_on(problems, "load errors")
+
+
+def test_no_request_leaves_the_host(visits, built_site):
+    """Fonts, scripts, styles and images all come from the site itself.
+
+    The browser aborts any request to another host; the built HTML is checked
+    too, for resources a page would only fetch on interaction."""
+    problems = {
+        path: [f"request to {u}" for u in v.offsite_requests]
+        for path, v in visits.items()
+    }
+    for path in visits:
+        soup = BeautifulSoup(
+            page_file(built_site, path).read_text("utf-8"), "html.parser"
+        )
+        for tag in soup.find_all(
+            [
+                "script",
+                "img",
+                "iframe",
+                "source",
+                "link",
+                "video",
+                "audio",
+                "embed",
+                "object",
+            ]
+        ):
+            if tag.name == "link" and not set(tag.get("rel", [])) & {
+                "stylesheet",
+                "preconnect",
+                "dns-prefetch",
+                "preload",
+                "prefetch",
+                "icon",
+                "modulepreload",
+                "manifest",
+            }:
+                continue  # canonical, prev/next: not fetched
+            for attr in ("src", "href", "data", "srcset", "poster"):
+                value = tag.get(attr) or ""
+                if re.match(r"\s*(https?:)?//", value):
+                    problems[path].append(f"<{tag.name} {attr}={value!r}> in the HTML")
+    _fail_on(problems, "off-site requests")
+
+
+def test_every_image_loads(visits):
+    problems = {
+        path: [f"image did not load: {src}" for src in v.broken_images]
+        for path, v in visits.items()
+    }
+    _fail_on(problems, "broken images")
+
+
+def test_images_have_alt_text_and_sizes(visits):
+    """Alt text for screen readers; width and height so nothing jumps on load."""
+    problems = {path: v.image_problems for path, v in visits.items()}
+    _fail_on(problems, "image problems")
+
+
+def test_every_page_has_a_description_and_passes_seo_checks(visits):
+    """The checks of Lighthouse's SEO and best-practice audits a page can fail on
+    its own: title, meta description, lang, doctype, charset, viewport, crawlable
+    and descriptive links, no noindex."""
+    problems = {path: v.seo_problems for path, v in visits.items()}
+    _fail_on(problems, "SEO or best-practice problems")
+
+
+def test_headings_have_permalinks(visits):
+    """Every heading of every page made from Markdown or a notebook (not the 404
+    page) has an id and a permalink to it."""
+    content = {p: v for p, v in visits.items() if p != "404.html"}
+    problems = {
+        p: v.permalink_problems + ([] if v.headings else ["no heading at all"])
+        for p, v in content.items()
+    }
+    _fail_on(problems, "headings without permalinks")
+
+
+def test_phone_screen_has_no_horizontal_scroll(visits):
+    """At 375 x 812 the page is no wider than the screen: wide tables and code
+    scroll inside their own boxes."""
+    problems = {path: v.phone_overflow for path, v in visits.items()}
+    _fail_on(problems, "phone-screen overflows")
+
+
+def test_no_serious_accessibility_violations(visits):
+    """axe-core on every page, all rules in the light scheme and the colour rules
+    again in the dark one: no violation of serious or critical impact."""
+    problems = {}
+    for path, v in visits.items():
+        problems[path] = [
+            f"[{scheme}] " + describe(item)
+            for scheme, violations in v.axe.items()
+            for item in violations
+            if item["impact"] in SERIOUS
+        ]
+    _fail_on(problems, "serious or critical axe violations")
+
+
+def test_pages_stay_within_the_weight_budget(visits):
+    heavy = {
+        path: [
+            f"{v.transfer_bytes / 1024:,.0f} KB transferred "
+            f"(budget {PAGE_BUDGET_BYTES / 1024:,.0f} KB)"
+        ]
+        for path, v in visits.items()
+        if v.transfer_bytes > PAGE_BUDGET_BYTES
+    }
+    _fail_on(heavy, "pages over the weight budget")
+
+
+# -- interactions ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("term", SEARCH_TERMS)
+def test_search_finds(term, browser, server, pages, request):
+    """Typing a term in the search box lists pages that contain it, the first
+    result opens such a page, and the open search dialog passes axe."""
+    context = new_context(browser, server)
+    page = context.new_page()
+    try:
+        page.goto(server.base, wait_until="networkidle")
+        # The search worker has loaded the index once the placeholder replaces
+        # "Initializing search"; typing before that is lost.
+        page.wait_for_function(
+            """() => {
+              const meta = document.querySelector(".md-search-result__meta");
+              return meta && !/initializ/i.test(meta.textContent);
+            }""",
+            timeout=15000,
+        )
+        page.locator(".md-search__input").click()
+        page.keyboard.type(term, delay=20)
+        results = page.locator(".md-search-result__item")
+        try:
+            results.first.wait_for(timeout=15000)
+        except Exception:
+            meta = page.locator(".md-search-result__meta").inner_text()
+            pytest.fail(f"search for {term!r} found nothing ({meta.strip()!r})")
+        texts = results.all_inner_texts()
+        assert any(term.lower() in t.lower() for t in texts), texts
+        violations = [
+            f"[light] {describe(v)}" for v in run_axe(page) if v["impact"] in SERIOUS
+        ]
+        # The dark scheme, switched as the palette toggle switches it, so the
+        # dialog and its results stay open.
+        page.evaluate("document.body.setAttribute('data-md-color-scheme', 'slate')")
+        violations += [
+            f"[dark] {describe(v)}"
+            for v in run_axe(page, colours_only=True)
+            if v["impact"] in SERIOUS
+        ]
+        assert not violations, "the open search dialog fails axe:\n" + "\n".join(
+            violations
+        )
+        href = page.locator(".md-search-result__link").first.get_attribute("href")
+        page.goto(href, wait_until="load")
+        body = page.locator("article").text_content()  # hidden tabs too
+        assert term.lower() in body.lower(), f"{href} does not mention {term!r}"
+        browser_summary.record_check(
+            request.config,
+            f"search {term!r}: {len(texts)} result(s); the first opens "
+            f"{urlsplit(href).path}",
+        )
+    finally:
+        context.close()
+
+
+def test_linked_tabs_follow_the_reader(browser, server, built_site, pages, request):
+    """Choosing PyTorch in a tab set on one page selects PyTorch on the next.
+
+    So that the check cannot pass by default, the reader first chooses another
+    framework on page A and must find it chosen on page B, then chooses PyTorch
+    on page B and must find it chosen back on page A."""
+    with_tab = [
+        p for p in pages if any(LINKED_TAB in s for s in tab_sets(built_site, p))
+    ]
+    assert len(with_tab) >= 2, (
+        f"linked tabs need {LINKED_TAB!r} tabs on two pages; found them on "
+        f"{[label(p) for p in with_tab]}"
+    )
+    first, second = with_tab[:2]
+    labels_first = {
+        t for s in tab_sets(built_site, first) if LINKED_TAB in s for t in s
+    }
+    labels_second = {t for s in tab_sets(built_site, second) for t in s}
+    others = sorted((labels_first & labels_second) - {LINKED_TAB})
+    context = new_context(browser, server)
+    page = context.new_page()
+    try:
+        page.goto(server.base + first, wait_until="networkidle")
+        if others:
+            other = others[0]
+            choose_tab(page, other)
+            page.goto(server.base + second, wait_until="networkidle")
+            assert set(chosen_tabs(page, other)) == {other}, (
+                f"chose {other!r} on {label(first)}; {label(second)} shows "
+                f"{chosen_tabs(page, other)}"
+            )
+            choose_tab(page, LINKED_TAB)
+            page.goto(server.base + first, wait_until="networkidle")
+            shown, there = chosen_tabs(page, LINKED_TAB), label(first)
+        else:
+            choose_tab(page, LINKED_TAB)
+            page.goto(server.base + second, wait_until="networkidle")
+            shown, there = chosen_tabs(page, LINKED_TAB), label(second)
+        assert shown and set(shown) == {LINKED_TAB}, (
+            f"chose {LINKED_TAB!r}; {there} shows {shown}"
+        )
+        browser_summary.record_check(
+            request.config,
+            f"linked tabs: {LINKED_TAB!r} (and {others[0]!r}) followed the reader "
+            f"between {label(first)} and {label(second)}"
+            if others
+            else f"linked tabs: {LINKED_TAB!r} followed the reader from {label(first)} "
+            f"to {label(second)}",
+        )
+    finally:
+        context.close()
+
+
+def test_palette_toggle_switches_dark_mode(browser, server, pages):
+    """The header's toggle switches to the dark scheme, which survives a reload,
+    and back."""
+    context = new_context(browser, server, color_scheme="light")
+    page = context.new_page()
+    scheme = SCHEME
+    toggle = page.locator(PALETTE_TOGGLE)
+    try:
+        page.goto(server.base, wait_until="networkidle")
+        page.wait_for_selector(scheme.format("default"))
+        assert page.evaluate(BACKGROUND_LUMINANCE_JS) > 0.8
+        toggle.locator("visible=true").click()
+        page.wait_for_selector(scheme.format("slate"), timeout=5000)
+        assert page.evaluate(BACKGROUND_LUMINANCE_JS) < 0.2
+        page.reload(wait_until="networkidle")
+        page.wait_for_selector(scheme.format("slate"), timeout=5000)
+        toggle.locator("visible=true").click()
+        page.wait_for_selector(scheme.format("default"), timeout=5000)
+        assert page.evaluate(BACKGROUND_LUMINANCE_JS) > 0.8
+    finally:
+        context.close()
+
+
+# -- copying code -----------------------------------------------------------------
+
+
+def test_copy_button_copies_exactly_the_code(
+    browser, server, built_site, pages, request
+):
+    """Each code block's copy button, clicked as a reader clicks it, puts exactly its
+    code on the clipboard: what the Markdown fence holds (or the notebook cell
+    shows), no prompts, no output, no trailing newline."""
+    context = new_context(browser, server)
+    context.grant_permissions(
+        ["clipboard-read", "clipboard-write"], origin=server.base[:-1]
+    )
+    page = context.new_page()
+    problems, copied = {}, 0
+    try:
+        for path in pages:
+            expected = expected_copies(built_site, path)
+            if not expected:
+                continue
+            fences = source_fences(ROOT / "docs", path)
+            problems[path] = []
+            page.goto(server.base + path, wait_until="load")
+            for block in expected:
+                where = f"{block.kind} code block {block.index + 1}"
+                button = reveal_copy_button(page, block)
+                if not button or button["x"] is None:
+                    problems[path].append(f"{where}: no copy button")
+                    continue
+                page.mouse.click(button["x"], button["y"])  # a reader's click
+                got = page.evaluate("navigator.clipboard.readText()")
+                copied += 1
+                where += f" (#{button['id']})"
+                if got != block.text:
+                    problems[path].append(
+                        f"{where}: copied {got!r}, expected {block.text!r}"
+                    )
+                elif block.prompts and re.search(r"^(>>>|\.\.\.|\$) ", got, re.M):
+                    problems[path].append(f"{where}: copied prompts: {got!r}")
+                elif (
+                    block.kind == "material"
+                    and fences is not None
+                    and not block.prompts
+                    and got not in fences
+                ):
+                    problems[path].append(
+                        f"{where}: copied text is no fence of the page's Markdown: "
+                        f"{got[:200]!r}"
+                    )
+    finally:
+        context.close()
+    _fail_on(problems, "copy-button problems")
+    browser_summary.record_check(
+        request.config, f"copy buttons: {copied} code blocks copied exactly"
+    )
+
+
+# -- the theme overrides ----------------------------------------------------------
+
+
+def test_search_partial_override_tracks_the_theme():
+    """overrides/partials/search.html is Material's partial plus an accessible name
+    for the search dialog; after a theme upgrade this fails until it is redone."""
+    import material
+
+    stock = Path(material.__file__).parent / "templates" / "partials" / "search.html"
+    ours = ROOT / "overrides" / "partials" / "search.html"
+    strip = lambda text: re.sub(r"\{#-.*?-#\}\s*", "", text, count=1, flags=re.S)  # noqa: E731
+    expected = strip(stock.read_text("utf-8")).replace(
+        'role="dialog">', 'role="dialog" aria-label="{{ lang.t(\'search\') }}">', 1
+    )
+    assert strip(ours.read_text("utf-8")) == expected
