@@ -81,6 +81,7 @@ class MarkdownFile(pytest.File):
         except MarkdownError as error:
             raise self.CollectError(str(error)) from None
         paths = parsed.reader_paths()
+        self.blocks, self.paths = len(parsed.blocks), max(1, len(paths))
         self.config.stash[TALLY].add_page(page, parsed.blocks, len(paths))
         if parsed.skipfile:
             self.total = len(parsed.blocks)
@@ -311,7 +312,8 @@ def _record_result(item, rep):
     page = item.parent
     if page.page not in begun:
         begun.add(page.page)
-        records[page.page] = results.new_record(page.text, page.total)
+        records[page.page] = results.new_record(page.text, page.total,
+                                                page.blocks, page.paths)
     record = records[page.page]
     record["failed" if rep.failed else "skipped" if rep.skipped else "passed"] += 1
     outcome = getattr(item, "outcome", None)

@@ -37,8 +37,13 @@ def save(root, records):
     os.replace(tmp, path)
 
 
-def new_record(text, total):
+ORDER = ("Python", "NumPy", "TensorFlow", "Keras", "PyTorch")
+
+
+def new_record(text, total, blocks=None, paths=1):
+    """A page's record: `total` block runs (a block runs once per reader path)."""
     return {"sha256": page_hash(text), "total": total, "passed": 0, "skipped": 0,
+            "blocks": total if blocks is None else blocks, "paths": paths,
             "failed": 0, "date": datetime.now(UTC).date().isoformat(),
             "versions": {"Python": platform.python_version()}}
 
@@ -54,7 +59,11 @@ def verdict(record, text):
         return False, (f"In the last run, on {record['date']}, "
                        f"{record['failed']} of {record['total']} blocks failed or "
                        f"{record['total'] - ran} did not run.")
-    versions = " · ".join(f"{k} {v}" for k, v in record["versions"].items())
+    versions = " · ".join(f"{name} {record['versions'][name]}" for name in ORDER
+                          if name in record["versions"])
     skipped = f", {record['skipped']} skipped" if record["skipped"] else ""
-    return True, (f"Verified on {record['date']}: {record['passed']} of "
-                  f"{record['total']} blocks passed{skipped}, with {versions}.")
+    paths = record.get("paths", 1)
+    runs = (f"{record['blocks']} code blocks on {paths} reader paths: "
+            f"{record['passed']} of {record['total']} runs passed" if paths > 1 else
+            f"{record['passed']} of {record['total']} code blocks passed")
+    return True, f"Verified on {record['date']}: {runs}{skipped}, with {versions}."
