@@ -34,46 +34,6 @@ REMOTE_SCRIPT = re.compile(
 SCROLLER = re.compile(r'<div class="highlight-ipynb')
 RICH_PRE = re.compile(r'<pre (style="white-space:pre;overflow-x:auto)')
 H1_END = re.compile(r"</h1>")
-# nbconvert's JupyterLab colours fail WCAG contrast on Material's backgrounds (light
-# and slate). Map them to Material's own code colours, which follow the scheme;
-# `.md-content` outranks the notebook's own stylesheet, which comes later.
-STYLE = """<style>
-.md-content .jupyter-wrapper {
-  --jp-cell-editor-background: var(--md-code-bg-color);
-  --jp-cell-editor-border-color: var(--md-code-bg-color);
-  --jp-mirror-editor-variable-color: var(--md-code-fg-color);
-  --jp-mirror-editor-keyword-color: var(--md-code-hl-keyword-color);
-  --jp-mirror-editor-comment-color: var(--md-code-hl-comment-color);
-  --jp-mirror-editor-number-color: var(--md-code-hl-number-color);
-  --jp-mirror-editor-atom-color: var(--md-code-hl-constant-color);
-  --jp-mirror-editor-builtin-color: var(--md-code-hl-constant-color);
-  --jp-mirror-editor-string-color: var(--md-code-hl-string-color);
-  --jp-mirror-editor-string-2-color: var(--md-code-hl-string-color);
-  --jp-mirror-editor-operator-color: var(--md-code-hl-operator-color);
-  --jp-mirror-editor-punctuation-color: var(--md-code-hl-punctuation-color);
-  --jp-mirror-editor-bracket-color: var(--md-code-hl-punctuation-color);
-  --jp-mirror-editor-def-color: var(--md-code-hl-function-color);
-  --jp-mirror-editor-variable-2-color: var(--md-code-hl-variable-color);
-  --jp-mirror-editor-variable-3-color: var(--md-code-hl-variable-color);
-  --jp-mirror-editor-property-color: var(--md-code-hl-name-color);
-  --jp-mirror-editor-attribute-color: var(--md-code-hl-name-color);
-  --jp-mirror-editor-qualifier-color: var(--md-code-hl-name-color);
-  --jp-mirror-editor-tag-color: var(--md-code-hl-keyword-color);
-  --jp-mirror-editor-meta-color: var(--md-code-hl-special-color);
-  --jp-mirror-editor-header-color: var(--md-code-hl-generic-color);
-  --jp-mirror-editor-quote-color: var(--md-code-hl-comment-color);
-  --jp-mirror-editor-link-color: var(--md-typeset-a-color);
-  --jp-mirror-editor-error-color: var(--md-code-fg-color);
-}
-.md-content .jupyter-wrapper .jp-Cell .jp-InputPrompt,
-.md-content .jupyter-wrapper .jp-Cell .jp-OutputPrompt {
-  color: var(--md-default-fg-color--light) !important;
-  opacity: 1 !important;
-}
-.md-content .jupyter-wrapper .jp-OutputArea-output pre span[style] {
-  color: inherit !important;  /* rich's terminal colours, e.g. model.summary() */
-}
-</style>"""
 _published = {}  # src_uri -> (script, executed notebook)
 
 
@@ -141,8 +101,8 @@ def on_page_content(html, page, config, files):
     )
     # The download box goes right under the notebook's title.
     if H1_END.search(html):
-        return STYLE + H1_END.sub("</h1>" + link, html, count=1)
-    return STYLE + link + html
+        return H1_END.sub("</h1>" + link, html, count=1)
+    return link + html
 
 
 def on_serve(server, config, builder):
