@@ -46,7 +46,6 @@ class Outcome:
 class Job:
     steps: list[Step]
     outcomes: dict = field(default_factory=dict)  # step name -> Outcome
-    done: threading.Event = field(default_factory=threading.Event)
     events: dict = field(default_factory=dict)
     started: bool = False
     started_at: float | None = None
@@ -141,8 +140,6 @@ class Scheduler:
                 if step.name not in job.outcomes:
                     job.settle(step, Outcome(
                         "crashed", reason=f"runner error: {error!r}"))
-        finally:
-            job.done.set()
 
     def _run(self, job):
         runnable = []
