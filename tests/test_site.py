@@ -89,6 +89,18 @@ def test_every_rendered_python_block_is_one_the_runner_collected(built_site):
     assert checked > 0
 
 
+def test_code_lines_fit_in_88_characters():
+    """Readers copy the blocks; no line of any block is over 88 characters."""
+    long = []
+    for source in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        page = source.relative_to(ROOT).as_posix()
+        for block in parse(source.read_text(encoding="utf-8"), page).blocks:
+            for offset, line in enumerate(block.code.split("\n")):
+                if len(line) > 88:
+                    long.append(f"{page}:{block.line + 1 + offset}: {len(line)} chars")
+    assert not long, "\n".join(long)
+
+
 def test_set_up_is_idempotent_and_keyed_on_the_pins():
     """A second set-up installs nothing: the stamp for these pins exists."""
     result = subprocess.run([sys.executable, str(ROOT / "tests" / "bootstrap_venv.py")],
