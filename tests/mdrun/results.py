@@ -1,8 +1,11 @@
-"""The results file: what the last test run verified, page by page.
+"""The verification record: what the last test run verified, page by page.
 
-The runner writes it as block outcomes arrive; the build reads it to stamp each
-page. A page's record holds a hash of the page text it ran, so a page edited since
-its last run is not claimed as verified.
+It lives beside the pages, in docs/verified.json, and is committed with them, so a
+fresh clone's build stamps each page from it. The runner writes a page's record as
+its blocks finish; the build reads it. A record holds a hash of the page text and of
+requirements.lock as they ran, so a page edited since is not claimed as verified.
+A record that is unchanged but for its date keeps its old date, so the file only
+changes when something verified changed.
 """
 
 import hashlib
@@ -13,57 +16,114 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-RESULTS = Path(".cache") / "verified.json"
+RECORD = Path("docs") / "verified.json"
+LOCK = "requirements.lock"
+# The libraries a stamp names, in the order it names them.
+LIBRARIES = {"numpy": "NumPy", "torch": "PyTorch", "tensorflow": "TensorFlow",
+             "keras": "Keras"}
+ORDER = ("Python", *LIBRARIES.values())
+
+
+class RecordError(Exception):
+    """The record file cannot be read; the message says which file and why."""
 
 
 def page_hash(text):
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def lock_hash(root):
+    """The hash of the project's requirements.lock, or None without one."""
+    path = Path(root) / LOCK
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() \
+        else None
+
+
 def load(root):
-    path = Path(root) / RESULTS
+    """Every page's record, {} when there is no record file yet."""
+    path = Path(root) / RECORD
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
         return {}
+    try:
+        records = json.loads(text)
+    except ValueError as error:
+        raise RecordError(f"{RECORD}: not valid JSON ({error}); restore it from "
+                          "git, or delete it and run 'make test' to write it again"
+                          ) from None
+    if not isinstance(records, dict) or not all(
+            isinstance(r, dict) and "sha256" in r for r in records.values()):
+        raise RecordError(f"{RECORD}: not a verification record (page -> record); "
+                          "restore it from git or delete it and run 'make test'")
+    return records
+
+
+def _same_but_date(old, new):
+    return old is not None and {**old, "date": new["date"]} == new
 
 
 def save(root, records):
-    path = Path(root) / RESULTS
-    path.parent.mkdir(exist_ok=True)
+    """Write the records atomically; keep a page's old date if nothing else moved."""
+    path = Path(root) / RECORD
+    try:
+        old = load(root)
+    except RecordError:
+        old = {}
+    for page, record in records.items():
+        if _same_but_date(old.get(page), record):
+            record["date"] = old[page]["date"]
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as out:
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
         json.dump(records, out, indent=1, sort_keys=True)
+        out.write("\n")
     os.replace(tmp, path)
 
 
-ORDER = ("Python", "NumPy", "TensorFlow", "Keras", "PyTorch")
-
-
-def new_record(text, total, blocks=None, paths=1):
+def new_record(text, total, blocks=None, paths=1, lock=None):
     """A page's record: `total` block runs (a block runs once per reader path)."""
     return {"sha256": page_hash(text), "total": total, "passed": 0, "skipped": 0,
             "blocks": total if blocks is None else blocks, "paths": paths,
-            "failed": 0, "date": datetime.now(UTC).date().isoformat(),
+            "failed": 0, "date": datetime.now(UTC).date().isoformat(), "lock": lock,
             "versions": {"Python": platform.python_version()}}
 
 
-def verdict(record, text):
-    """(verified?, sentence) for a page whose current text is `text`."""
+def stale(record, text, lock):
+    """Why `record` does not cover this page text and lock, or None if it does."""
     if not record:
-        return False, "No test results for this page yet."
+        return "it has no record"
     if record["sha256"] != page_hash(text):
-        return False, "The page changed after its last test run."
+        return "the page changed after its last test run"
+    if lock is not None and record.get("lock") != lock:
+        return "requirements.lock changed after its last test run"
+    return None
+
+
+def verdict(record, text, lock=None):
+    """(state, sentence) for a page whose current text is `text`.
+
+    state is "verified", "failed", "changed" (text or packages changed since the
+    record) or "unverified" (no record).
+    """
+    if not record:
+        return "unverified", "Not yet verified: no test run has recorded this page."
+    date = record["date"]
+    why = stale(record, text, lock)
+    if why:
+        what = "packages" if "lock" in why else "page"
+        return "changed", (f"The {what} changed after its last verified run, "
+                           f"on {date}; it is verified again by the next test run.")
     ran = record["passed"] + record["skipped"] + record["failed"]
     if record["failed"] or ran < record["total"]:
-        return False, (f"In the last run, on {record['date']}, "
-                       f"{record['failed']} of {record['total']} blocks failed or "
-                       f"{record['total'] - ran} did not run.")
+        return "failed", (f"In the last test run, on {date}, {record['failed']} of "
+                          f"{record['total']} blocks failed and "
+                          f"{record['total'] - ran} did not run.")
     versions = " · ".join(f"{name} {record['versions'][name]}" for name in ORDER
                           if name in record["versions"])
-    skipped = f", {record['skipped']} skipped" if record["skipped"] else ""
     paths = record.get("paths", 1)
-    runs = (f"{record['blocks']} code blocks on {paths} reader paths: "
-            f"{record['passed']} of {record['total']} runs passed" if paths > 1 else
-            f"{record['passed']} of {record['total']} code blocks passed")
-    return True, f"Verified on {record['date']}: {runs}{skipped}, with {versions}."
+    blocks = f"{record['blocks']} blocks" + (
+        f" on {paths} reader paths ({record['total']} runs)" if paths > 1 else "")
+    outcome = f"{record['passed']} passed" + (
+        f", {record['skipped']} skipped" if record["skipped"] else "")
+    return "verified", f"Verified on {date} · {blocks}: {outcome} · {versions}"

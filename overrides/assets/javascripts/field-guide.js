@@ -57,8 +57,17 @@
     });
   }
 
+  /* Material's search dialog (div.md-search, role="dialog") has no accessible
+   * name (axe rule aria-dialog-name): name it as its search field is named. */
+  function nameSearchDialog() {
+    var dialog = document.querySelector('.md-search[role="dialog"]:not([aria-label])');
+    var input = document.querySelector(".md-search__input");
+    if (dialog && input) dialog.setAttribute("aria-label", input.getAttribute("aria-label"));
+  }
+
   function finish() {
     var root = document.querySelector(".md-content") || document.body;
+    nameSearchDialog();
     focusableScrollers(root);
     plainCodeButtons(root);
     copyWithoutPrompts(root);

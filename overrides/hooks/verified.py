@@ -1,8 +1,10 @@
 """MkDocs hooks: stamp each page with its last test run, and offer its downloads.
 
-The stamp comes from the results file the test run writes (mdrun.results), never
-from the build environment. The downloads (a .py script and a .ipynb notebook per
-reader path) come from the runner's own parse (mdrun.export).
+The stamp comes from the verification record that the test run writes and that is
+committed beside the pages (docs/verified.json, read by mdrun.results), never from
+the build environment; a record that cannot be read stops the build. The downloads
+(a .py script and a .ipynb notebook per reader path) come from the runner's own
+parse (mdrun.export).
 """
 
 import posixpath
@@ -10,9 +12,11 @@ from pathlib import Path
 
 from mdrun import export, results
 from mdrun.markdown import parse
+from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File
 
-ROOT = Path(__file__).resolve().parent.parent
+STAMP_ICONS = {"verified": ":material-check-decagram:", "changed": ":material-pencil:",
+               "failed": ":material-alert:", "unverified": ":material-help-circle:"}
 
 
 def _pages(files):
@@ -20,6 +24,19 @@ def _pages(files):
         if file.src_uri.endswith(".md"):
             page = f"docs/{file.src_uri}"
             yield file, parse(Path(file.abs_src_path).read_text(encoding="utf-8"), page)
+
+
+_record = {"records": {}, "lock": None}  # this build's record, read by on_config
+
+
+def on_config(config):
+    """Read the verification record once a build; a broken one stops the build."""
+    root = Path(config.config_file_path).resolve().parent
+    try:
+        _record.update(records=results.load(root), lock=results.lock_hash(root))
+    except results.RecordError as error:
+        raise PluginError(str(error)) from None
+    return config
 
 
 def on_files(files, config):
@@ -35,22 +52,20 @@ def on_files(files, config):
 
 
 def stamp(page, text, src_uri):
-    """The Markdown box shown under a page's title: stamp, then downloads."""
-    record = results.load(ROOT).get(page.path)
-    verified, sentence = results.verdict(record, text)
+    """The line under a page's title: what verified it, then its downloads."""
+    state, sentence = results.verdict(_record["records"].get(page.path), text,
+                                      _record["lock"])
     links = []
     for label, _ in page.reader_paths():
         target = posixpath.relpath(export.download_name(page.path, label),
                                    posixpath.dirname(src_uri) or ".")
         base = posixpath.basename(target)
-        pair = (f'[notebook (.ipynb)]({target}.ipynb){{ download="{base}.ipynb" }} · '
-                f'[script (.py)]({target}.py){{ download="{base}.py" }}')
-        links.append(f"**{label}**: {pair}" if label else pair)
-    kind, title = ("success", "Verified") if verified else ("warning", "Not verified")
-    body = sentence + "\n\nDownload what was tested: " \
-        + "; ".join(links)
-    indented = "\n".join("    " + line if line else "" for line in body.split("\n"))
-    return f'!!! {kind} "{title}"\n\n{indented}\n'
+        pair = (f'[notebook]({target}.ipynb){{ download="{base}.ipynb" }} · '
+                f'[script]({target}.py){{ download="{base}.py" }}')
+        links.append(f"{label}: {pair}" if label else pair)
+    return (f'<div class="stamp stamp--{state}" markdown>\n\n'
+            f"{STAMP_ICONS[state]} {sentence}<br>\n"
+            f"Download what was tested: {'; '.join(links)}\n\n</div>\n")
 
 
 def on_page_markdown(markdown, page, config, files):

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAGES, BLOCKS, ROUNDS = 40, 6, 3
 
 BLOCK_BODIES = [
@@ -56,16 +56,17 @@ def timed(command, cwd, env):
 
 
 def main():
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "tests")}
+    env = dict(os.environ)
     python = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         make_corpus(folder)
         commands = {
-            "runner (mdrun)": python + ["-p", "mdrun.plugin", "-p",
-                                        "no:pytest_codeblocks", "docs"],
-            "pytest-codeblocks": python + ["-p", "no:xdist", "--codeblocks", "docs"],
-            "pytest-codeblocks -n 2": python + ["--codeblocks", "-n", "2", "docs"],
+            "runner (mdrun)": python + ["-p", "no:pytest_codeblocks", "docs"],
+            "pytest-codeblocks": python + ["-p", "no:mdrun", "-p", "no:xdist",
+                                           "--codeblocks", "docs"],
+            "pytest-codeblocks -n 2": python + ["-p", "no:mdrun", "--codeblocks",
+                                                "-n", "2", "docs"],
         }
         times = {name: [] for name in commands}
         for _ in range(ROUNDS):

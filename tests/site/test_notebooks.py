@@ -1,8 +1,9 @@
 """The example notebooks run, fail loudly, and reach the site executed.
 
 Each examples/*.py runs in a fresh kernel (its own process) with a time limit, through
-tests/notebooks.py, which keeps the executed notebook in .cache/notebooks/ for the
-build. An unchanged notebook (same script, pins, Python and executor) is not run twice:
+overrides/hooks/notebook_executor.py, which keeps the executed notebook in
+.cache/notebooks/ for the build. An unchanged notebook (same script, lock, Python and
+executor) is not run twice:
 the cached run is the result. Set NOTEBOOKS_RERUN=1 to run them all again.
 """
 
@@ -10,22 +11,21 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import nbformat
-import notebooks
+import notebook_executor as notebooks
 import pytest
+from project import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-HOOKS = ROOT / "tests" / "notebook_hooks.py"
-SOURCES = notebooks.sources()
+HOOKS = ROOT / "overrides" / "hooks" / "notebook_pages.py"
+SOURCES = notebooks.sources(ROOT)
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=[s.name for s in SOURCES])
 def test_notebook_runs(source):
     if os.environ.get("NOTEBOOKS_RERUN"):
-        notebooks.cache_path(source).unlink(missing_ok=True)
-    path = notebooks.executed(source)
+        notebooks.cache_path(source, ROOT).unlink(missing_ok=True)
+    path = notebooks.executed(source, root=ROOT)
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code and all(c.execution_count for c in code)

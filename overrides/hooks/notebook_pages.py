@@ -2,12 +2,13 @@
 
 Each examples/<name>.py (a jupytext percent script) becomes the page
 examples/<name>.ipynb, rendered by mkdocs-jupyter from the executed copy that
-tests/notebooks.py keeps in .cache/notebooks/. An unchanged notebook is not run again;
-a changed one runs once, here or in the tests, whichever comes first. A notebook that
-raises, times out or shows a figure without alt text stops the build with the script's
-file and line. Each page links its executed .ipynb for download (mkdocs-jupyter's
-include_source copies it next to the page). With NOTEBOOKS_CACHED_ONLY=1 set, the
-build never runs a notebook: a cache miss fails it.
+notebook_executor.py (beside this file) keeps in .cache/notebooks/. An unchanged
+notebook is not run again; a changed one runs once, here or in the tests, whichever
+comes first. A notebook that raises, times out or shows a figure without alt text
+stops the build with the script's file and line. Each page links its executed
+.ipynb for download (mkdocs-jupyter's include_source copies it next to the page).
+With NOTEBOOKS_CACHED_ONLY=1 set, the build never runs a notebook: a cache miss
+fails it.
 """
 
 import logging
@@ -16,7 +17,7 @@ import re
 from pathlib import Path
 
 import mkdocs.plugins
-import notebooks  # tests/notebooks.py; MkDocs puts this file's folder on sys.path
+import notebook_executor as notebooks  # beside this file; MkDocs adds it to sys.path
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File
 

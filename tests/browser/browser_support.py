@@ -15,15 +15,15 @@ import mimetypes
 import os
 import re
 import shutil
-import textwrap
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from bs4 import BeautifulSoup
+from project import ROOT, html_file, parsed_pages, url_path
 
 CHROMIUM_HINT = (
     "the browser tests need Debian's Chromium: install it with "
@@ -168,29 +168,6 @@ def new_context(browser, server: SiteServer, **options):
 
 
 # -- the pages ------------------------------------------------------------------
-
-
-def site_pages(site: Path) -> list[str]:
-    """URL paths of every HTML page in the built site, home page first."""
-    pages = []
-    for html in sorted(site.rglob("*.html")):
-        rel = html.relative_to(site).as_posix()
-        if rel.startswith(("assets/", "search/")):
-            continue
-        if rel == "index.html":
-            pages.insert(0, "")
-        elif rel.endswith("/index.html"):
-            pages.append(rel[: -len("index.html")])
-        else:
-            pages.append(rel)
-    return pages
-
-
-def page_file(site: Path, path: str) -> Path:
-    """The HTML file that serves a URL path of the site."""
-    path = unquote(path)
-    target = site / path
-    return target / "index.html" if path == "" or path.endswith("/") else target
 
 
 def label(path: str) -> str:
@@ -530,7 +507,7 @@ SELECTED_TABS_JS = """
 
 
 def tab_sets(site, path) -> list[list[str]]:
-    soup = BeautifulSoup(page_file(site, path).read_text("utf-8"), "html.parser")
+    soup = BeautifulSoup(html_file(site, path).read_text("utf-8"), "html.parser")
     return [
         [
             lab.get_text(strip=True)
@@ -610,30 +587,14 @@ def reveal_copy_button(page, block) -> dict | None:
     )
 
 
-def commands(code) -> str:
-    """The commands of a console or pycon block: prompt lines, without prompts."""
-    lines, current, prompt = [], [], False
-    for node in code.descendants:
-        if not isinstance(node, str):
-            continue
-        classes = {
-            c
-            for parent in node.parents
-            if parent is not code
-            for c in (parent.get("class") or [])
-            if parent.name == "span"
-        }
-        token = "gp" if "gp" in classes else "go" if "go" in classes else ""
-        for i, part in enumerate(str(node).split("\n")):
-            if i:
-                lines.append(("".join(current), prompt))
-                current, prompt = [], False
-            if token == "gp":
-                prompt = True
-            elif token != "go":
-                current.append(part)
-    lines.append(("".join(current), prompt))
-    return "\n".join(text.rstrip() for text, prompt in lines if prompt)
+PROMPT = re.compile(r"^(?:>>>|\.\.\.|\$) ?")
+
+
+def typed_lines(code: str) -> str:
+    """What a reader types from a console or pycon block: its prompt lines, without
+    the prompts; the lines without a prompt are output."""
+    return "\n".join(PROMPT.sub("", line, count=1).rstrip()
+                     for line in code.split("\n") if PROMPT.match(line))
 
 
 @dataclass
@@ -646,50 +607,32 @@ class Copy:
     prompts: bool  # the block shows prompts ($, >>>), which must not be copied
 
 
+def shown_fences(page):
+    """The page's fences in the order the built page shows them: each block, then
+    the expected output that belongs to it."""
+    for block in page.blocks:
+        yield block
+        if block.output is not None:
+            yield block.output
+
+
 def expected_copies(site, path) -> list[Copy]:
-    """Every code block of a page, in page order, with the text it must copy: the
-    code as shown, without prompts and outputs, without trailing newlines."""
-    soup = BeautifulSoup(page_file(site, path).read_text("utf-8"), "html.parser")
+    """Every code block of a page, in page order, with the text its copy button must
+    copy. Markdown pages: the fence's content in the Markdown source, as the runner
+    parses it (prompt lines without prompts for console and pycon). Notebook pages:
+    the source of each code cell of the example script."""
+    if path.startswith("examples/"):
+        import jupytext
+
+        script = ROOT / "examples" / f"{path.strip('/').removeprefix('examples/')}.py"
+        cells = [c.source.rstrip() for c in jupytext.read(script).cells
+                 if c.cell_type == "code"]
+        return [Copy("notebook", i, text, False) for i, text in enumerate(cells)]
+    page = next(page for _, page in parsed_pages() if url_path(page.path) == path)
     copies = []
-    for index, code in enumerate(soup.select(CODE_BLOCKS)):
-        if code.select("span.gp"):
-            copies.append(Copy("material", index, commands(code), True))
+    for index, block in enumerate(shown_fences(page)):
+        if block.lang in ("console", "pycon"):
+            copies.append(Copy("material", index, typed_lines(block.code), True))
         else:
-            copies.append(Copy("material", index, code.get_text().rstrip(), False))
-    for index, button in enumerate(soup.select(NOTEBOOK_BUTTONS)):
-        cell = button.find_parent(class_="CodeMirror")
-        shown = cell.select_one(".highlight-ipynb pre") if cell else None
-        text = shown.get_text().rstrip() if shown else "(no code shown)"
-        copies.append(Copy("notebook", index, text, False))
+            copies.append(Copy("material", index, block.code.rstrip(), False))
     return copies
-
-
-FENCE = re.compile(
-    r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[^\n]*\n"  # opening fence, any info
-    r"(?P<body>.*?)"
-    r"^(?P=indent)(?P=fence)[ \t]*$",  # the same fence closes it
-    re.M | re.S,
-)
-
-
-def source_fences(docs: Path, path: str) -> list[str] | None:
-    """The bodies of the fenced blocks in the page's Markdown source, if it has one."""
-    name = path.rstrip("/") or "index"
-    for candidate in (docs / f"{name}.md", docs / name / "index.md"):
-        if candidate.is_file():
-            text = candidate.read_text("utf-8")
-            if "--8<--" in text:  # snippets pull code from elsewhere
-                return None
-            bodies = []
-            for m in FENCE.finditer(text):
-                body = textwrap.dedent(
-                    "\n".join(
-                        line[len(m["indent"]) :]
-                        if line.startswith(m["indent"])
-                        else line
-                        for line in m["body"].split("\n")
-                    )
-                )
-                bodies.append(body.rstrip())
-            return bodies
-    return None

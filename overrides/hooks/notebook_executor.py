@@ -2,9 +2,9 @@
 
 The notebooks live in examples/ as jupytext percent scripts (`# %%` cells), so their
 diffs are plain Python. `executed(source)` returns an executed .ipynb for a script:
-from the cache when the script, the pinned dependencies and this module are unchanged,
+from the cache when the script, the locked packages and this module are unchanged,
 otherwise by running it in a fresh kernel (its own process) with a time limit. The
-tests (tests/test_notebooks.py) and the build hook (tests/notebook_hooks.py) both call
+tests (tests/site/test_notebooks.py) and the build hook (notebook_pages.py) both call
 it, so a notebook runs once per change, whichever of the two gets there first.
 
 A failure raises NotebookError naming the cell and the line of the script, e.g.
@@ -25,7 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_TIMEOUT = 300  # seconds per notebook, all cells together; each aims at 90 s
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 CELL_FRAME = re.compile(r"Cell In\[(\d+)\], line (\d+)")
@@ -35,28 +34,28 @@ class NotebookError(Exception):
     """A notebook failed, timed out, or is not fit to publish."""
 
 
-def sources(root: Path = ROOT) -> list[Path]:
+def sources(root: Path) -> list[Path]:
     """The example scripts, in a stable order."""
     return sorted((root / "examples").glob("*.py"))
 
 
-def cache_key(source: Path, root: Path = ROOT) -> str:
+def cache_key(source: Path, root: Path) -> str:
     """Hash of everything an executed notebook depends on.
 
-    The script itself, the pinned dependencies (pyproject.toml, when the project has
-    one), the Python version, and this module (it post-processes the outputs).
+    The script itself, every installed package (requirements.lock, when the project
+    has one), the Python version, and this module (it post-processes the outputs).
     """
     digest = hashlib.sha256()
     digest.update(source.read_bytes())
-    pyproject = root / "pyproject.toml"
-    if pyproject.exists():
-        digest.update(pyproject.read_bytes())
+    lock = root / "requirements.lock"
+    if lock.exists():
+        digest.update(lock.read_bytes())
     digest.update(sys.version.encode())
     digest.update(Path(__file__).read_bytes())
     return digest.hexdigest()[:20]
 
 
-def cache_path(source: Path, root: Path = ROOT) -> Path:
+def cache_path(source: Path, root: Path) -> Path:
     """Where the executed notebook for `source` is (or would be) kept."""
     source = Path(source).resolve()
     cache = root / ".cache" / "notebooks"
@@ -66,7 +65,7 @@ def cache_path(source: Path, root: Path = ROOT) -> Path:
 def executed(
     source: Path,
     *,
-    root: Path = ROOT,
+    root: Path,
     timeout: float = NOTEBOOK_TIMEOUT,
     execute: bool = True,
 ) -> Path:
@@ -100,7 +99,7 @@ def executed(
 
 
 def execute_notebook(
-    source: Path, *, root: Path = ROOT, timeout: float = NOTEBOOK_TIMEOUT
+    source: Path, *, root: Path, timeout: float = NOTEBOOK_TIMEOUT
 ):
     """Run the script's cells in order in a fresh kernel; return the notebook."""
     import jupytext
@@ -163,7 +162,7 @@ def execute_notebook(
     return nb
 
 
-def check_publishable(nb, source: Path, root: Path = ROOT) -> None:
+def check_publishable(nb, source: Path, root: Path) -> None:
     """Refuse a notebook with an error output, an unrun cell or a figure without alt."""
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
@@ -262,7 +261,7 @@ def _excerpt(code: str, line_in_cell: int) -> str:
     )
 
 
-def display_name(source: Path, root: Path = ROOT) -> str:
+def display_name(source: Path, root: Path) -> str:
     """The script's path relative to the project, as failures name it."""
     try:
         return source.relative_to(root).as_posix()

@@ -16,7 +16,7 @@ def page(pytester, name, text):
 
 
 def run(pytester, *args):
-    return pytester.runpytest("-p", "mdrun.plugin", "-p", "no:pytest_codeblocks",
+    return pytester.runpytest("-p", "no:pytest_codeblocks",
                               "-p", "no:cacheprovider", *args)
 
 
@@ -531,7 +531,44 @@ def test_the_run_records_what_it_verified_for_the_page_stamp(pytester):
     assert record["versions"]["NumPy"] == numpy.__version__
     assert (record["passed"], record["skipped"], record["total"]) == (2, 1, 3)
     text = (pytester.path / "docs/stamp.md").read_text()
-    assert results.verdict(record, text)[0] is True
+    assert results.verdict(record, text)[0] == "verified"
+    record_file = pytester.path / "docs/verified.json"
+    record_file.write_text(record_file.read_text().replace(record["date"],
+                                                           "2000-01-02"))
+    saved = record_file.read_bytes()
+    run(pytester, "docs/stamp.md").assert_outcomes(passed=2, skipped=1)
+    assert record_file.read_bytes() == saved, (
+        "a run that verified the same things leaves the record as it was")
+    (pytester.path / "docs/stamp.md").write_text(text + "\n```python\ny = 1\n```\n")
+    run(pytester, "docs/stamp.md").assert_outcomes(passed=3, skipped=1)
+    assert results.load(pytester.path)["docs/stamp.md"]["date"] != "2000-01-02"
+
+
+def test_a_stale_or_broken_record_is_an_error_that_says_what_to_do(pytester,
+                                                                   monkeypatch):
+    page(pytester, "docs/p.md", """
+        ```python
+        x = 1
+        ```
+    """)
+    pytester.makeini("[pytest]\ncodeblocks_require_record = true\n")
+    monkeypatch.setenv("CI", "true")
+    result = run(pytester, "docs/p.md")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*docs/p.md:1: it has no record, so docs/verified.json"
+                                 " does not verify it. Run 'make test'*"])
+    monkeypatch.delenv("CI")
+    run(pytester, "docs/p.md").assert_outcomes(passed=1)
+    monkeypatch.setenv("CI", "true")
+    run(pytester, "docs/p.md").assert_outcomes(passed=1)
+    (pytester.path / "docs/p.md").write_text("```python\nx = 2\n```\n")
+    result = run(pytester, "docs/p.md")
+    result.stdout.fnmatch_lines(["*docs/p.md:1: the page changed after its last test "
+                                 "run*"])
+    (pytester.path / "docs/verified.json").write_text("{not json")
+    result = run(pytester, "docs/p.md")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*docs/verified.json: not valid JSON*"])
 
 
 def test_code_from_earlier_blocks_stays_inspectable(pytester):

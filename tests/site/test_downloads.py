@@ -1,0 +1,104 @@
+"""Downloads and the verified-with stamp, as the built site offers them."""
+
+import subprocess
+import sys
+
+import nbformat
+from bs4 import BeautifulSoup
+from mdrun import export, results
+from nbclient import NotebookClient
+from project import ROOT, html_file, parsed_pages
+# Pages whose downloads are also executed here, in an empty folder; every other
+# page's downloads hold the same blocks the runner executed on that page.
+RUN_SCRIPT = ("docs/pytorch.md", None)
+RUN_NOTEBOOK = ("docs/numpy.md", "PyTorch")
+
+
+def pages():
+    """(source, page) for every page with Python blocks."""
+    return [(source, page) for source, page in parsed_pages() if page.reader_paths()]
+
+
+def html_of(site, page):
+    return BeautifulSoup(html_file(site, page.path).read_text(), "html.parser")
+
+
+def test_every_page_with_code_offers_a_notebook_and_a_script_per_reader_path(
+        built_site):
+    for _, page in pages():
+        links = {a["href"].rsplit("/", 1)[-1] for a in
+                 html_of(built_site, page).select("a[download]")}
+        for label, blocks in page.reader_paths():
+            name = export.download_name(page.path, label)
+            base = name.rsplit("/", 1)[-1]
+            assert {f"{base}.py", f"{base}.ipynb"} <= links, page.path
+            script = (built_site / f"{name}.py").read_text()
+            for block in blocks:
+                assert f"# --- {page.path}, line {block.line} ---" in script
+            nb = nbformat.reads((built_site / f"{name}.ipynb").read_text(), 4)
+            nbformat.validate(nb)
+            assert len(nb.cells) == len(blocks) + 1
+
+
+def test_the_stamp_shows_what_the_committed_record_says(built_site):
+    """Each page's stamp repeats its record: date, blocks and versions."""
+    records, lock = results.load(ROOT), results.lock_hash(ROOT)
+    for source, page in pages():
+        stamp = html_of(built_site, page).select_one("article .stamp")
+        assert stamp is not None, f"{page.path}: no stamp under the title"
+        record = records.get(page.path)
+        text = stamp.get_text(" ", strip=True)
+        if record is None:
+            assert "stamp--unverified" in stamp["class"], page.path
+            continue
+        current = record["sha256"] == results.page_hash(
+            source.read_text(encoding="utf-8")) and record["lock"] == lock
+        if not current:
+            assert "stamp--changed" in stamp["class"], page.path
+            assert f"on {record['date']}" in text, page.path
+            continue
+        assert "stamp--verified" in stamp["class"], (page.path, text)
+        assert f"Verified on {record['date']}" in text, page.path
+        assert f"{record['blocks']} blocks" in text, page.path
+        for name, version in record["versions"].items():
+            assert f"{name} {version}" in text, page.path
+
+
+def test_the_verdict_reads_the_record_and_the_page_as_they_are():
+    record = results.new_record("# Page\n", total=2, lock="abc")
+    record.update(passed=2, date="2026-01-02", versions={"Python": "3.11.7",
+                                                         "NumPy": "2.4.6"})
+    assert results.verdict(record, "# Page\n", "abc") == (
+        "verified", "Verified on 2026-01-02 · 2 blocks: 2 passed · Python 3.11.7 · "
+        "NumPy 2.4.6")
+    assert results.verdict(record, "# Page, edited\n", "abc") == (
+        "changed", "The page changed after its last verified run, on 2026-01-02; "
+        "it is verified again by the next test run.")
+    assert results.verdict(record, "# Page\n", "new")[0] == "changed"
+    assert results.verdict(None, "# Page\n", "abc") == (
+        "unverified", "Not yet verified: no test run has recorded this page.")
+    record["passed"] = 1
+    assert results.verdict(record, "# Page\n", "abc")[0] == "failed"
+
+
+def test_a_downloaded_script_runs_in_an_empty_folder(built_site, tmp_path):
+    name = export.download_name(*RUN_SCRIPT)
+    script = tmp_path / "page.py"
+    script.write_text((built_site / f"{name}.py").read_text())
+    result = subprocess.run([sys.executable, script.name], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=600,
+                            env={"PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg",
+                                 "HOME": str(tmp_path)})
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_a_downloaded_notebook_runs_in_jupyter(built_site, tmp_path):
+    name = export.download_name(*RUN_NOTEBOOK)
+    nb = nbformat.reads((built_site / f"{name}.ipynb").read_text(), 4)
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert code and all(isinstance(cell.execution_count, int) for cell in code)
+    assert not [out for cell in code for out in cell.outputs
+                if out.output_type == "error"]
+    assert any(cell.outputs for cell in code), "the notebook printed nothing"
