@@ -542,7 +542,7 @@ BACKGROUND_LUMINANCE_JS = """
 
 # Material's code blocks get their copy button from the theme's script; notebook
 # cells (mkdocs-jupyter) carry their own <clipboard-copy for="cell-N"> element.
-CODE_BLOCKS = "article div.highlight pre > code"
+CODE_BLOCKS = "article div.highlight:not(.output) pre > code"
 NOTEBOOK_BUTTONS = "article .jupyter-wrapper clipboard-copy[for]"
 REVEAL_JS = """
 ([kind, index, notebookButtons, codeBlocks]) => {
@@ -630,7 +630,8 @@ def expected_copies(site, path) -> list[Copy]:
         return [Copy("notebook", i, text, False) for i, text in enumerate(cells)]
     page = next(page for _, page in parsed_pages() if url_path(page.path) == path)
     copies = []
-    for index, block in enumerate(shown_fences(page)):
+    code_blocks = [b for b in shown_fences(page) if b.lang != "output"]
+    for index, block in enumerate(code_blocks):  # outputs have no copy button
         if block.lang in ("console", "pycon"):
             copies.append(Copy("material", index, typed_lines(block.code), True))
         else:

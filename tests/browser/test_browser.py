@@ -374,6 +374,51 @@ def test_palette_toggle_switches_dark_mode(browser, server, pages):
         context.close()
 
 
+# -- outputs ----------------------------------------------------------------------
+
+OUTPUTS_JS = """
+() => [...document.querySelectorAll("article .highlight.output")].map(box => {
+  const code = box.querySelector("pre > code");
+  const previous = box.previousElementSibling;
+  const before = previous && previous.querySelector("pre > code");
+  return {
+    label: (box.querySelector(".filename") || {}).innerText || "",
+    copyButtons: box.querySelectorAll("[data-clipboard-target], .md-clipboard").length,
+    background: getComputedStyle(code).backgroundColor,
+    codeBackground: before ? getComputedStyle(before).backgroundColor : null,
+    afterCode: !!(previous && previous.matches(".highlight:not(.output)")),
+  };
+})
+"""
+
+
+def test_outputs_are_labelled_distinct_and_not_copied(browser, server, request):
+    """Every expected output reads as output in both schemes: labelled "Output",
+    right under the code that printed it, on its own background, no copy button."""
+    context = new_context(browser, server)
+    page = context.new_page()
+    seen = 0
+    try:
+        page.goto(server.base + "numpy/", wait_until="networkidle")
+        for scheme in ("default", "slate"):
+            if scheme == "slate":
+                page.locator(PALETTE_TOGGLE).locator("visible=true").click()
+                page.wait_for_selector(SCHEME.format("slate"), timeout=5000)
+            outputs = page.evaluate(OUTPUTS_JS)
+            assert outputs, "the NumPy page shows no output"
+            for out in outputs:
+                assert out["label"].strip().lower() == "output", out
+                assert out["copyButtons"] == 0, out
+                assert out["afterCode"], out
+                assert out["background"] != out["codeBackground"], (scheme, out)
+            seen += len(outputs)
+    finally:
+        context.close()
+    browser_summary.record_check(
+        request.config, f"outputs: {seen // 2} on the NumPy page labelled, distinct "
+        "from code in light and dark, with no copy button")
+
+
 # -- copying code -----------------------------------------------------------------
 
 
