@@ -419,6 +419,37 @@ def test_outputs_are_labelled_distinct_and_not_copied(browser, server, request):
         "from code in light and dark, with no copy button")
 
 
+# -- maths ------------------------------------------------------------------------
+
+MATHS_JS = """
+() => [...document.querySelectorAll("article .arithmatex")].map(box => {
+  const math = box.querySelector("math");
+  const rect = math ? math.getBoundingClientRect() : null;
+  return {text: box.textContent, display: math && math.getAttribute("display"),
+          width: rect ? rect.width : 0, height: rect ? rect.height : 0};
+})
+"""
+
+
+@pytest.mark.parametrize("path", ["numpy/", "resnets/"])
+def test_formulas_are_typeset_locally_as_mathml(browser, server, path):
+    """Formulas arrive as MathML that the browser draws itself: no TeX left in the
+    text, a real box on screen, and no request beyond the site."""
+    context = new_context(browser, server)
+    page = context.new_page()
+    try:
+        page.goto(server.base + path, wait_until="networkidle")
+        formulas = page.evaluate(MATHS_JS)
+        assert any(f["display"] == "block" for f in formulas), formulas
+        for formula in formulas:
+            assert formula["display"] in ("inline", "block"), formula
+            assert "\\" not in formula["text"] and "$" not in formula["text"], formula
+            assert formula["width"] > 0 and formula["height"] > 0, formula
+        assert context.offsite == []
+    finally:
+        context.close()
+
+
 # -- copying code -----------------------------------------------------------------
 
 
