@@ -1,18 +1,33 @@
 """Parse a Markdown page into code blocks, by the fence grammar of superfences.
 
-Fences are backticks or tildes, three or more, at any indentation (content tabs,
-admonitions, lists). Each block records its language, its line, the content tabs
-around it and the directives on the lines before it.
+lexer.py finds the fences the built page shows as code (blockquotes, admonitions,
+details, content tabs, lists at any depth; not in HTML comments or inside indented
+code). This module gives them meaning: each block's language, its page line, the
+content tabs around it and the directives on the lines before it.
+
+Reader paths (Page.reader_paths): a reader picks one tab in each tab set and reads
+on. Tab sets whose labels are identical (in the same order) are linked, as
+Material's content.tabs.link links them: one choice covers them all. Sets with
+different labels are independent choices. A path is one choice for every group
+of linked sets that holds Python code, and takes the untabbed Python blocks plus
+the blocks every tab around which is the chosen one. All combinations are run,
+because a reader may pick any; combinations that give the same blocks run once
+(so a tab set nested in tab "A" multiplies only the paths through "A"). A path is
+labelled by its choices in page order, joined by " / " ("PyTorch / Adam"); a page
+without tabbed Python blocks has one path, labelled None.
 """
 
 import difflib
+import itertools
 import re
 from dataclasses import dataclass, field
 
 from .directives import Directive, DirectiveError, parse_comment
+from .lexer import LexError, lex
 
-OPEN = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
-TAB = re.compile(r'^(?P<indent>[ \t]*)===[+!]?[ \t]+"(?P<label>[^"]*)"')
+MAX_PATHS = 64
+ESCAPED = re.compile(r"\\([!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])")
+QUOTE_PREFIX = re.compile(r"^[ >]*")
 
 PYTHON = {"python", "py", "python3"}
 SHELL = {"bash", "sh", "shell"}
@@ -42,6 +57,8 @@ class Block:
     indent: str  # the fence's indentation, to write outputs back in place
     end: int  # 1-based line of the closing fence
     tab: str | None = None  # label of the outermost content tab around the block
+    tabs: list = field(default_factory=list)  # [(tab set key, label)], outermost first
+    info: str = ""  # the language as written on the fence ("" for none)
     directives: list[Directive] = field(default_factory=list)
     output: "Block | None" = None  # the expected-output fence that follows
 
@@ -66,29 +83,42 @@ class Page:
     blocks: list[Block]
     skipfile: Directive | None = None
 
-    def reader_paths(self):
-        """Return [(label, python blocks)] with one entry per content-tab label.
+    tab_sets: dict = field(default_factory=dict)  # set key -> labels, in order
 
-        A reader follows one tab label through the page, so a path is the
-        untabbed Python blocks plus the blocks in that label's tabs, in order.
-        A page without tabbed Python blocks has one path, labelled None.
+    def reader_paths(self):
+        """Return [(label, python blocks)]: one entry per reader path.
+
+        See the module docstring for the rule; label is None on a page without
+        tabbed Python blocks.
         """
         python = [b for b in self.blocks if b.kind == "python"]
-        labels = list(dict.fromkeys(b.tab for b in python if b.tab is not None))
-        if not labels:
+        groups = list(dict.fromkeys(key for b in python for key, _ in b.tabs))
+        if not groups:
             return [(None, python)] if python else []
-        return [(label, [b for b in python if b.tab in (None, label)])
-                for label in labels]
+        choices = [self.tab_sets.get(key) or sorted(
+            {label for b in python for k, label in b.tabs if k == key})
+            for key in groups]
+        paths, seen = [], set()
+        for combination in itertools.product(*choices):
+            chosen = dict(zip(groups, combination))
+            blocks = [b for b in python
+                      if all(chosen[key] == label for key, label in b.tabs)]
+            ids = tuple(id(b) for b in blocks)
+            if ids in seen:
+                continue
+            seen.add(ids)
+            used = {key for b in blocks for key, _ in b.tabs}
+            paths.append((" / ".join(chosen[key] for key in groups if key in used),
+                          blocks))
+            if len(paths) > MAX_PATHS:
+                raise MarkdownError(self.path, python[0].line, f"more than "
+                                    f"{MAX_PATHS} reader paths through the tabs; "
+                                    "use the same labels in every tab set")
+        return paths
 
 
-def language_of(info, page, line):
-    """The language named by a fence's info string, e.g. `python title="a.py"`."""
-    info = info.strip()
-    if info.startswith("{"):
-        classes = re.findall(r"(?:^|\s)\.([\w+-]+)", info.strip("{}"))
-        name = classes[0] if classes else ""
-    else:
-        name = info.split()[0] if info else ""
+def language_of(name, page, line):
+    """The language a fence names, as superfences reads it (`py`, `python`)."""
     name = name.lower()
     if not name:
         raise MarkdownError(page, line, "a fence without a language; write ```text "
@@ -102,68 +132,78 @@ def language_of(info, page, line):
     return name
 
 
-def dedent(lines, indent):
-    """Remove the fence's indentation from each content line."""
-    width = len(indent)
-    out = []
-    for text in lines:
-        stripped = len(text) - len(text.lstrip(" \t"))
-        out.append(text[min(width, stripped):])
-    return "\n".join(out)
+def parse(text, page, base=None):
+    """Parse the Markdown `text` of `page` into a Page; raise MarkdownError.
 
-
-def parse(text, page):
-    """Parse the Markdown `text` of `page` into a Page; raise MarkdownError."""
-    lines = text.splitlines()
-    blocks, pending, tabs = [], [], []  # tabs: stack of (indent width, label)
+    `base` is where `--8<--` snippets are read from (default: the folder of the
+    mkdocs.yml above the page).
+    """
+    try:
+        lexed = lex(text, page, base)
+    except LexError as error:
+        raise MarkdownError(page, error.line, str(error)) from None
+    origin, lines = lexed.origin, lexed.raw
+    starts = {fence.start: fence for fence in lexed.fences}
+    blocks, pending = [], []
     skipfile = None
     last_python = None
-    number = 0
-    while number < len(lines):
-        raw = lines[number]
-        number += 1
-        if not raw.strip():
-            continue
-        width = len(raw) - len(raw.lstrip(" \t"))
-        while tabs and width <= tabs[-1][0]:
-            tabs.pop()
-        try:
-            directive = parse_comment(raw, number)
-        except DirectiveError as error:
-            raise MarkdownError(page, number, str(error)) from None
-        if directive:
-            if directive.short == "skipfile":
+    first = {}  # labels -> the first tab set with them: sets so alike are linked
+    groups = {key: first.setdefault(tuple(labels), key)
+              for key, labels in lexed.tab_sets.items()}
+    tab_sets = {groups[key]: [_label(x) for x in labels]
+                for key, labels in lexed.tab_sets.items()}
+    index = 0
+    while index < len(lines):
+        fence = starts.get(index)
+        if fence is None:
+            raw, number = lines[index], origin[index]
+            index += 1
+            if not raw.strip():
+                continue
+            try:
+                directive = parse_comment(QUOTE_PREFIX.sub("", raw), number)
+            except DirectiveError as error:
+                raise MarkdownError(page, number, str(error)) from None
+            if directive and directive.short == "skipfile":
                 if blocks or pending:
                     raise MarkdownError(page, number, "skipfile must come before "
                                         "the first code block of the page")
                 skipfile = directive
-            else:
+            elif directive:
                 pending.append(directive)
-            continue
-        tab = TAB.match(raw)
-        if tab:
-            tabs.append((width, tab["label"]))
-        fence = OPEN.match(raw)
-        if not fence or (fence["fence"][0] == "`" and "`" in fence["info"]):
-            if pending:
+            elif pending:
                 raise MarkdownError(page, pending[0].line, "a directive must be on "
                                     "the line just before a code fence")
             continue
-        indent, marker = fence["indent"], fence["fence"]
-        start = number
-        closing = re.compile(r"^[ \t]*" + re.escape(marker[0]) + "{" +
-                             str(len(marker)) + r",}[ \t]*$")
-        content = []
-        while number < len(lines) and not closing.match(lines[number]):
-            content.append(lines[number])
-            number += 1
-        if number >= len(lines):
-            raise MarkdownError(page, start, f"unclosed code fence {marker}; close it "
-                                f"with {marker} at the same indentation")
-        number += 1
-        block = Block(page, start, language_of(fence["info"], page, start),
-                      dedent(content, indent), indent, number,
-                      tabs[0][1] if tabs else None, pending)
+        index = fence.end + 1
+        start = origin[fence.start]
+        if fence.shown == "unclosed":
+            raise MarkdownError(page, start, f"unclosed code fence {fence.marker}; "
+                                f"close it with {fence.marker} at the same "
+                                "indentation")
+        if fence.shown == "abandoned":
+            raise MarkdownError(page, origin[fence.end], "this line ends the code "
+                                f"fence opened at line {start} without closing it "
+                                "(it is indented less than the fence, or its quote "
+                                "marks differ), so the page shows no code; indent "
+                                f"it like the fence or close the fence with "
+                                f"{fence.marker} first")
+        if fence.shown != "code":
+            if pending:
+                where = ("inside an HTML comment" if fence.shown == "comment" else
+                         "shown as text inside an indented code block")
+                raise MarkdownError(page, pending[0].line, "a directive must be on "
+                                    "the line just before a code fence; the fence at "
+                                    f"line {start} is {where}")
+            continue
+        expected = any(d.short == "expected-output" for d in pending)
+        lang = "output" if expected and not fence.lang else \
+            language_of(fence.lang, page, start)
+        block = Block(page, start, lang, fence.code[:-1], fence.prefix,
+                      origin[fence.end],
+                      _label(fence.tabs[0][1]) if fence.tabs else None,
+                      directives=pending, tabs=[(groups[key], _label(label)) for key, label in fence.tabs],
+                      info=fence.lang)
         pending = []
         if block.directive("expected-output"):
             if last_python is None or last_python.output is not None:
@@ -181,4 +221,9 @@ def parse(text, page):
     if pending:
         raise MarkdownError(page, pending[0].line, "a directive must be on the line "
                             "just before a code fence")
-    return Page(page, blocks, skipfile)
+    return Page(page, blocks, skipfile, tab_sets)
+
+
+def _label(label):
+    """A tab label as readers see it: Markdown backslash escapes removed."""
+    return ESCAPED.sub(r"\1", label)
