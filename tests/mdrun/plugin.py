@@ -5,10 +5,8 @@ command line is collected. Each fenced block becomes one test item named by page
 and line (`docs/pytorch.md::L42`, with the tab label on tabbed pages).
 """
 
-import importlib.util
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -18,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from . import outputs, report, results
+from . import directives, outputs, report, results
 from .markdown import MarkdownError, parse
 from .scheduler import Job, Scheduler, Step
 
@@ -28,6 +26,9 @@ SCHEDULER = pytest.StashKey[Scheduler]()
 UPDATES = pytest.StashKey[dict]()
 RESULTS = pytest.StashKey[dict]()
 BEGUN = pytest.StashKey[set]()
+PRINTED = pytest.StashKey[dict]()  # (page, output line) -> {stdout: step name}
+CONFLICTS = pytest.StashKey[set]()  # (page, output line) never to update
+REFUSED = pytest.StashKey[list]()  # why an update was not written
 
 
 def pytest_addoption(parser):
@@ -46,6 +47,8 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.stash[TALLY] = report.Tally()
     config.stash[UPDATES] = {}
+    config.stash[PRINTED], config.stash[CONFLICTS] = {}, set()
+    config.stash[REFUSED] = []
     config.stash[RESULTS] = results.load(config.rootpath)
     config.stash[BEGUN] = set()
     workers = config.getoption("codeblocks_workers") or os.cpu_count() or 1
@@ -90,15 +93,21 @@ class MarkdownFile(pytest.File):
                 yield CheckItem.from_parent(self, name=f"L{block.line}", block=block,
                                             skip=reason)
             return
+        self._check_directives(parsed.blocks)
         items = []
         for order, (label, blocks) in enumerate(paths):
             suffix = f"[{label}]" if label is not None else ""
             steps = [self._step(block, f"{page}::L{block.line}{suffix}")
                      for block in blocks]
             job = Job(steps)
-            items += [((order, step.block.line), CodeItem.from_parent(
-                self, name=f"L{step.block.line}{suffix}", job=job, step=step))
-                for step in steps]
+            chain = []  # the steps a cont block continues, as pytest-codeblocks
+            for step in steps:
+                chain = chain + [step] if step.block.directive("cont") else [step]
+                if len(chain) > 1:
+                    _continue(chain)
+                items.append(((order, step.block.line), CodeItem.from_parent(
+                    self, name=f"L{step.block.line}{suffix}", job=job, step=step,
+                    chain=[s.name for s in chain[:-1]])))
         for block in parsed.blocks:
             if block.kind != "python":
                 items.append(((0, block.line), CheckItem.from_parent(
@@ -107,62 +116,54 @@ class MarkdownFile(pytest.File):
         self.total = len(items)
         yield from (item for _, item in sorted(items, key=lambda pair: pair[0]))
 
-    def _skip_reason(self, block):
-        """The reason a directive skips `block`, or None."""
-        where = f"{block.page}:{block.line - 1}"
-        for directive in block.directives:
-            if directive.short == "skip":
-                return directive.literal("reason") or (
-                    _literal(directive.args[0]) if directive.args else
-                    f"skip directive at {where}")
-            if directive.short == "skipif":
-                if not directive.args:
-                    raise self.CollectError(f"{where}: skipif needs a condition")
-                namespace = {"sys": sys, "os": os, "platform": platform,
-                             "shutil": shutil}
-                try:
-                    condition = eval(directive.args[0], namespace)
-                except Exception as error:  # noqa: BLE001 - report any error
+    def _check_directives(self, blocks):
+        """Directives that are each fine but wrong together, or on the wrong block."""
+        python = False
+        for block in blocks:
+            try:
+                directives.check_together(block.directives)
+            except directives.DirectiveError as error:
+                raise self.CollectError(f"{block.page}:{error.line}: {error}") from None
+            for directive in block.directives:
+                where = f"{block.page}:{directive.line}"
+                if block.kind != "python" and directive.short in ("xfail", "timeout",
+                                                                  "cont"):
                     raise self.CollectError(
-                        f"{where}: cannot evaluate the skipif condition "
-                        f"{directive.args[0]!r}: {error!r}") from None
-                if condition:
-                    return directive.literal("reason") or (
-                        f"condition true: {directive.args[0]}")
-            if directive.short == "importorskip":
-                name = _literal(directive.args[0]) if directive.args else None
-                if not isinstance(name, str):
-                    raise self.CollectError(f"{where}: importorskip needs a module "
-                                            "name, e.g. importorskip(jax)")
-                if importlib.util.find_spec(name.split(".")[0]) is None:
-                    return f"module {name!r} is not installed"
-            if block.kind != "python" and directive.short in ("xfail", "timeout"):
-                raise self.CollectError(
-                    f"{where}: {directive.name} applies only to python blocks")
-        return None
+                        f"{where}: {directive.name} applies only to python blocks")
+                if directive.short == "cont" and not python:
+                    raise self.CollectError(
+                        f"{where}: {directive.name} must follow a python block, "
+                        "whose session this block continues")
+            python = python or block.kind == "python"
+
+    @staticmethod
+    def _skip_reason(block):
+        """The reason a skip directive skips `block`, or None.
+
+        Conditions (skipif, importorskip) are decided where the code runs."""
+        skip = block.directive("skip")
+        if skip is None:
+            return None
+        return skip.reason or f"skip directive at {block.page}:{skip.line}"
 
     def _step(self, block, name):
         xfail = block.directive("xfail")
         timeout = block.directive("timeout")
         default = float(self.config.getini("codeblocks_timeout"))
-        try:
-            seconds = float(_literal(timeout.args[0])) if timeout else default
-        except (IndexError, TypeError, ValueError):
-            raise self.CollectError(f"{block.page}:{block.line - 1}: timeout needs "
-                                    "a number of seconds, e.g. timeout(600)") from None
-        return Step(block, name, seconds, skip=self._skip_reason(block),
+        return Step(block, name, timeout.seconds if timeout else default,
+                    skip=self._skip_reason(block),
                     xfail=None if xfail is None else xfail.kwargs.get("raises", ""),
-                    strict=bool(xfail and xfail.literal("strict", False)))
+                    strict=bool(xfail and xfail.literal("strict", False)),
+                    gates=directives.gates(block.directives))
 
 
-def _literal(source):
-    """A directive argument as a value; a bare name such as jax stays a string."""
-    try:
-        return eval(source, {"__builtins__": {}}, {})
-    except NameError:
-        return source
-    except Exception:  # noqa: BLE001 - anything else is not a literal
-        return None
+def _continue(chain):
+    """A pytest-codeblocks:cont block is part of the block it continues: that
+    block's skip, skipif and importorskip apply to it too."""
+    head, step = chain[-2], chain[-1]
+    if head.skip is not None and step.skip is None:
+        step.skip = f"continues the block at line {head.block.line}: {head.skip}"
+    step.gates = [g for g in head.gates if g[0] != "xfail"] + step.gates
 
 
 class BlockFailed(Exception):
@@ -182,9 +183,10 @@ class MarkdownItem(pytest.Item):
 class CodeItem(MarkdownItem):
     """A Python block, run as a step of its reader path."""
 
-    def __init__(self, *, job, step, **kwargs):
+    def __init__(self, *, job, step, chain=(), **kwargs):
         super().__init__(**kwargs)
         self.job, self.step, self.block = job, step, step.block
+        self.chain = list(chain)  # names of the steps this cont block continues
 
     def runtest(self):
         self.outcome = outcome = self.config.stash[SCHEDULER].outcome(self.job,
@@ -195,7 +197,7 @@ class CodeItem(MarkdownItem):
         tally.started = min(tally.started or self.job.started_at, self.job.started_at)
         status = outcome.status
         if status == "skipped":
-            pytest.skip(outcome.reason)
+            pytest.skip(outcome.reason or outcome.result.get("reason", ""))
         if status in ("failed", "timeout", "crashed"):
             raise BlockFailed(report.failure(self.block, self.step.name, outcome))
         if status == "xfailed":
@@ -211,14 +213,45 @@ class CodeItem(MarkdownItem):
         if expected is None:
             return
         self.config.stash[TALLY].outputs += 1
-        actual = result["stdout"]
-        if outputs.matches(expected.code, actual):
+        # A cont block's output is its whole chain's, as in pytest-codeblocks.
+        actual = "".join(self.job.outcomes[name].result.get("stdout", "")
+                         for name in self.chain) + result["stdout"]
+        update = self.config.getoption("update_outputs")
+        if update:
+            self._check_update(expected, actual, result)
+        if outputs.matches(expected.code, actual, ignore_whitespace=expected.directive(
+                "expected-output").name.endswith("-ignore-whitespace")):
             return
-        if self.config.getoption("update_outputs"):
+        if update:
             self.config.stash[UPDATES].setdefault(self.path, {}).setdefault(
                 expected.line, (expected, actual))
             return
         raise BlockFailed(report.mismatch(self.block, actual))
+
+    def _check_update(self, expected, actual, result):
+        """Refuse an update that would lose output: two reader paths that print
+        different things for one expected output, or a block that printed nothing
+        on stdout where the page shows output."""
+        seen = self.config.stash[PRINTED].setdefault((self.path, expected.line), {})
+        seen.setdefault(actual, self.step.name)
+        if len(seen) > 1:
+            self.config.stash[CONFLICTS].add((self.path, expected.line))
+            shown = "\n".join(f"--- {name} printed ---\n{text.rstrip()}"
+                              for text, name in seen.items())
+            raise BlockFailed(
+                f"{expected.page}:{expected.line}: conflict: reader paths print "
+                "different output for this one expected output, so it cannot be "
+                "updated; make the block print the same on every path, or give each "
+                f"tab its own block and output.\n{shown}")
+        if expected.code.strip() and not actual.strip():
+            stderr = result.get("stderr", "")
+            raise BlockFailed(
+                f"{expected.page}:{expected.line}: the block printed nothing on stdout"
+                + (f" (it wrote {len(stderr)} characters to stderr)"
+                   if stderr.strip() else "")
+                + ", so an update would erase the expected output shown on the page; "
+                "it was kept. Print the output, or delete the expected-output fence "
+                "by hand if the block no longer shows any.")
 
     def _publish_figures(self, outcome):
         if not self.config.getoption("update_outputs"):
@@ -242,6 +275,13 @@ class CheckItem(MarkdownItem):
         block = self.block
         if self.skip:
             pytest.skip(self.skip)
+        gates = directives.gates(block.directives)
+        if gates:
+            verdict, detail = _decide_apart(gates)
+            if verdict == "error":
+                raise BlockFailed(f"{block.page}:{detail[0]}: {detail[1]}")
+            if verdict == "skip":
+                pytest.skip(detail)
         if block.kind == "display":
             pytest.skip(f"a {block.lang} block is shown to readers, not run")
         try:
@@ -258,6 +298,24 @@ class CheckItem(MarkdownItem):
         except Exception as error:  # noqa: BLE001 - any parse error is the report
             raise BlockFailed(f"{block.page}:{block.line}: this {block.lang} block "
                               f"does not parse: {error}") from None
+
+
+DECIDE = """
+import json, sys
+from mdrun.directives import DirectiveError, decide
+try:
+    print(json.dumps(decide([tuple(g) for g in json.load(sys.stdin)])))
+except DirectiveError as error:
+    print(json.dumps(["error", [error.line, str(error)]]))
+"""
+
+
+def _decide_apart(gates):
+    """Decide a non-Python block's skipif and importorskip in a fresh interpreter,
+    as the page's code would be, never in this process."""
+    done = subprocess.run([sys.executable, "-c", DECIDE], input=json.dumps(gates),
+                          text=True, capture_output=True, check=True)
+    return json.loads(done.stdout)
 
 
 def _parse_data(block):
@@ -293,7 +351,13 @@ def pytest_runtest_makereport(item, call):
     if not isinstance(item, MarkdownItem) or (rep.when != "call" and rep.passed):
         return
     tally = item.config.stash[TALLY]
-    if rep.skipped and not hasattr(rep, "wasxfail"):
+    step = getattr(item, "step", None)
+    if (rep.when == "call" and rep.passed and step is not None
+            and item.outcome.status == "xpassed"):
+        rep.wasxfail = "the block was marked xfail but raised nothing"
+    if hasattr(rep, "wasxfail"):
+        tally.record(item.nodeid, "xfailed" if rep.skipped else "xpassed")
+    elif rep.skipped:
         reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else ""
         rep.longrepr = (str(item.path), item.block.line, reason)  # the page's line
         tally.record(item.nodeid, "skipped", "skipped",
@@ -326,8 +390,19 @@ def _record_result(item, rep):
 def pytest_sessionfinish(session):
     if session.config.stash[BEGUN]:
         results.save(session.config.rootpath, session.config.stash[RESULTS])
-    for path, updates in session.config.stash[UPDATES].items():
-        outputs.rewrite(path, list(updates.values()))
+    stash = session.config.stash
+    for path, updates in list(stash[UPDATES].items()):
+        for line in [line for line in updates if (path, line) in stash[CONFLICTS]]:
+            del updates[line]
+        page = next((node for node in session.items if node.path == path), None)
+        try:
+            if updates:
+                outputs.rewrite(path, list(updates.values()),
+                                original=getattr(page and page.parent, "text", None))
+        except outputs.OutputError as error:
+            stash[REFUSED].append(str(error))
+            updates.clear()
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter, config):
@@ -339,5 +414,8 @@ def pytest_terminal_summary(terminalreporter, config):
     for line in tally.lines():
         terminalreporter.write_line(line)
     for path, changes in updates.items():
-        terminalreporter.write_line(
-            f"updated {len(changes)} expected outputs in {path}")
+        if changes:
+            terminalreporter.write_line(
+                f"updated {len(changes)} expected outputs in {path}")
+    for why in config.stash[REFUSED]:
+        terminalreporter.write_line(f"not updated: {why}", red=True)

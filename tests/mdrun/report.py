@@ -80,7 +80,9 @@ class Tally:
         c = self.counts
         head = (f"docs: {len(self.blocks)} blocks on {len(self.pages)} pages "
                 f"({self.paths} paths): {c['passed']} passed, {self.outputs} outputs "
-                f"checked, {c['skipped']} skipped, {c['failed']} failed")
+                f"checked, {c['skipped']} skipped, {c['failed']} failed"
+                + "".join(f", {c[kind]} {kind}" for kind in ("xfailed", "xpassed")
+                          if c[kind]))
         rows = [f"  {nodeid}  {status}: {reason}"
                 for nodeid, status, reason in sorted(self.not_run, key=_natural)]
         timing = []

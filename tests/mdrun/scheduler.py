@@ -32,6 +32,7 @@ class Step:
     skip: str | None = None
     xfail: str | None = None  # the raises= expression ("" for any), or None
     strict: bool = False
+    gates: list = field(default_factory=list)  # directives.gates(), decided in session
 
 
 @dataclass
@@ -172,7 +173,7 @@ class Scheduler:
                 raise EOFError
             conn.send({"workdir": workdir, "repo": self.repo,
                        "blocks": [{"page": s.block.page, "source": s.block.source(),
-                                   "xfail": s.xfail} for s in runnable]})
+                                   "gates": s.gates} for s in runnable]})
             self._drive(job, conn, pending, workdir, pid, log)
         except EOFError:
             if pending:
