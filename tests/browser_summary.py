@@ -1,11 +1,11 @@
 """A pytest plugin that ends the run with a summary of the browser and link checks.
 
-tests/test_browser.py and tests/test_links.py load it (`pytest_plugins`) and record
-what they saw with `record_page`, `record_check` and `record_external_links`; the
+tests/conftest.py loads it for every run, so the controller of a pytest-xdist run
+has it too. tests/browser/test_browser.py and tests/site/test_links.py record what
+they saw with `record_page`, `record_check` and `record_external_links`; the
 summary then prints pages checked, requests made, accessibility violations found
 and the bytes each page transfers. Under pytest-xdist each worker sends its records
-to the controller, which prints them (the controller must load this plugin too:
-`-p browser_summary`).
+to the controller, which prints them.
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ import sys
 import pytest
 from project import ROOT
 
+# The browser and link tests' summary; loaded here so that the controller of a
+# pytest-xdist run prints it too.
+pytest_plugins = ["browser_summary"]
+
 
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory):

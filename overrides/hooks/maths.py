@@ -25,6 +25,8 @@ def on_page_content(content, page, config, files):
         except Exception as error:  # noqa: BLE001 - any failure names the formula
             raise PluginError(f"docs/{page.file.src_uri}: cannot typeset the formula "
                               f"{tex!r}: {error}") from None
-        return f'<{match["tag"]} class="arithmatex">{mathml}</{match["tag"]}>'
+        if display == "block":  # it scrolls on a narrow screen: reachable by key
+            return f'<div class="arithmatex" tabindex="0">{mathml}</div>'
+        return f'<span class="arithmatex">{mathml}</span>'
 
     return FORMULA.sub(typeset, content)

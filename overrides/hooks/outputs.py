@@ -4,7 +4,8 @@ The runner's parse says which fences are outputs (the fence after a block, marke
 `<!--pytest-codeblocks:expected-output-->`). Each gets Material's own means: the
 classes `output` (styled in docs/stylesheets/extra.css) and `no-copy` (no copy
 button), and the title "Output", which Material shows as a label above the block.
-The page's Markdown source is not changed; only what the build renders.
+The directive comment itself is dropped, so nothing stands between a block and its
+output. The page's Markdown source is not changed; only what the build renders.
 """
 
 import re
@@ -25,4 +26,6 @@ def on_page_markdown(markdown, page, config, files):
             index = block.output.line - 1
             fence = FENCE.match(lines[index])["fence"]
             lines[index] = f"{fence} {OUTPUT_INFO}"
+            for directive in block.output.directives:
+                lines[directive.line - 1] = ""
     return "\n".join(lines)

@@ -20,10 +20,11 @@ STAMP_ICONS = {"verified": ":material-check-decagram:", "changed": ":material-pe
 
 
 def _pages(files):
+    """(text, parsed page) of every Markdown page."""
     for file in files.documentation_pages():
         if file.src_uri.endswith(".md"):
-            page = f"docs/{file.src_uri}"
-            yield file, parse(Path(file.abs_src_path).read_text(encoding="utf-8"), page)
+            text = Path(file.abs_src_path).read_text(encoding="utf-8")
+            yield text, parse(text, f"docs/{file.src_uri}")
 
 
 _record = {"records": {}, "lock": None}  # this build's record, read by on_config
@@ -41,13 +42,13 @@ def on_config(config):
 
 def on_files(files, config):
     """Generate downloads/<page>[-<path>].py and .ipynb for every reader path."""
-    for _, page in list(_pages(files)):
+    for text, page in list(_pages(files)):
         for label, _ in page.reader_paths():
             name = export.download_name(page.path, label)
             files.append(File.generated(config, f"{name}.py",
-                                        content=export.script(page, label)))
+                                        content=export.script(page, text, label)))
             files.append(File.generated(config, f"{name}.ipynb",
-                                        content=export.notebook(page, label)))
+                                        content=export.notebook(page, text, label)))
     return files
 
 

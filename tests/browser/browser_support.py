@@ -628,7 +628,10 @@ def expected_copies(site, path) -> list[Copy]:
         cells = [c.source.rstrip() for c in jupytext.read(script).cells
                  if c.cell_type == "code"]
         return [Copy("notebook", i, text, False) for i, text in enumerate(cells)]
-    page = next(page for _, page in parsed_pages() if url_path(page.path) == path)
+    page = next((page for _, page in parsed_pages() if url_path(page.path) == path),
+                None)
+    if page is None:  # a page the theme makes (404.html): no code blocks
+        return []
     copies = []
     code_blocks = [b for b in shown_fences(page) if b.lang != "output"]
     for index, block in enumerate(code_blocks):  # outputs have no copy button

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-pytest.register_assert_rewrite("browser_summary", "browser_support")
+pytest.register_assert_rewrite("browser_support")
 
 import browser_summary  # noqa: E402
 from browser_support import (  # noqa: E402
@@ -40,8 +40,6 @@ from browser_support import (  # noqa: E402
 from bs4 import BeautifulSoup  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 from project import html_file, site_pages  # noqa: E402
-
-pytest_plugins = ["browser_summary"]
 
 SEARCH_TERMS = ["ResNet", "GradientTape"]
 LINKED_TAB = "PyTorch"

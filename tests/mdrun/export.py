@@ -1,13 +1,25 @@
-"""Turn a page's reader paths into a script and a notebook: what the runner runs.
+"""Turn a page's reader paths into a script and a notebook: the page as it was tested.
 
 The build offers these as downloads. They come from the same parse and the same
-reader paths as the tests, so a download holds exactly the code that was tested.
-Blocks a directive keeps from running (skip, xfail) are kept as comments.
+reader paths as the tests, so a download holds exactly the code that was tested,
+with the page's prose around it: Markdown cells in the notebook, comments in the
+script, and the outputs the page shows (which the test run compared) as the
+notebook's outputs. Prose inside content tabs of another reader path is left out.
+A block a skip directive keeps from running is kept as comments, saying why;
+blocks with conditions (skipif, importorskip, xfail) are kept as code, since the
+reader's machine decides them as the test run's did.
 """
 
 import re
 
+from .directives import skip_reason
 from .markdown import Page
+
+TAB = re.compile(r'^(?P<indent>[ \t]*)===[+!]*[ \t]+"(?P<label>(?:[^"\\]|\\.)*)"')
+ADMONITION = re.compile(r"^(?P<indent>[ \t]*)(?:!!!|\?\?\?\+?)[ \t]+(?P<kind>[\w-]+)"
+                        r'(?:[ \t]+"(?P<title>[^"]*)")?')
+COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+HEADING = re.compile(r"^(#{1,6})[ \t]+(?P<title>.*)$")
 
 
 def slug(label):
@@ -20,45 +32,116 @@ def download_name(page_path, label):
     return f"downloads/{stem}" + (f"-{slug(label)}" if label else "")
 
 
-def _held_back(block):
-    for directive in block.directives:
-        if directive.short in ("skip", "skipif", "importorskip", "xfail"):
-            return directive
-    return None
+def _width(line):
+    return len(line) - len(line.lstrip(" \t"))
 
 
-def cells(page: Page, label):
-    """[(block, code)] for one reader path; held-back blocks are commented out."""
-    chosen = dict(page.reader_paths()).get(label, [])
-    out = []
-    for block in chosen:
-        held = _held_back(block)
-        code = block.code.rstrip("\n")
-        if held:
-            note = f"# Not run by the tests ({held.name} at {page.path}:{held.line}):"
-            code = note + "\n" + "\n".join("# " + line for line in code.split("\n"))
-        out.append((block, code))
-    return out
+def _prose(text, page: Page, label):
+    """{page line: prose line} of what a reader of path `label` reads.
+
+    Python blocks and their outputs are left out (they become cells), as are HTML
+    comments (directives), tabs of other paths, and tab markers. Admonition titles
+    become bold lines, and container indentation is removed.
+    """
+    lines = COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), text).split("\n")
+    if lines[0].strip() == "---" and "---" in (row.strip() for row in lines[1:]):
+        end = next(i for i, row in enumerate(lines) if i and row.strip() == "---")
+        lines[:end + 1] = [""] * (end + 1)  # YAML front matter: not prose
+    code = set()  # the lines of Python blocks and of their outputs
+    for block in page.blocks:
+        if block.kind == "python":
+            code.update(range(block.line, block.end + 1))
+        if block.output is not None:
+            code.update(range(block.output.line, block.output.end + 1))
+    chosen = set(label.split(" / ")) if label else set()
+    offered = {name for labels in page.tab_sets.values() for name in labels}
+    kept, containers = {}, []  # containers: [(marker indent, keep its content?)]
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            while containers and _width(line) <= containers[-1][0]:
+                containers.pop()
+        if containers and not containers[-1][1]:
+            continue
+        dedent = 4 * len(containers)
+        tab, admonition = TAB.match(line), ADMONITION.match(line)
+        if tab:
+            name = tab["label"].replace('\\"', '"')
+            keep = name in chosen or not (chosen & offered)
+            containers.append((_width(line), keep and all(k for _, k in containers)))
+            if keep and not chosen:
+                kept[number] = f"**{name}**"
+            continue
+        if admonition:
+            containers.append((_width(line), True))
+            kept[number] = f"**{admonition['title'] or admonition['kind'].title()}**"
+            continue
+        if number not in code:
+            kept[number] = line[min(dedent, _width(line)):]
+    return kept
 
 
-def script(page: Page, label):
-    """The reader path as a Python script that runs in an empty folder."""
-    title = f"{page.path}" + (f", reader path {label!r}" if label else "")
-    parts = [f"# {title}: the code blocks in order, exactly as tested.\n"]
-    for block, code in cells(page, label):
-        parts.append(f"# --- {page.path}, line {block.line} ---\n{code}\n")
-    return "\n".join(parts)
+def _chunks(text, page: Page, label, blocks):
+    """[(prose before it, block)] for the path's blocks, then (trailing prose, None)."""
+    prose = _prose(text, page, label)
+    chunks, start = [], 0
+    for block in [*blocks, None]:
+        stop = block.line if block is not None else max(prose, default=0) + 1
+        words = "\n".join(v for k, v in sorted(prose.items()) if start <= k < stop)
+        chunks.append((re.sub(r"\n{3,}", "\n\n", words).strip("\n"), block))
+        if block is not None:
+            start = (block.output or block).end + 1
+    return chunks
 
 
-def notebook(page: Page, label):
-    """The reader path as a Jupyter notebook (nbformat 4), one cell per block."""
+def _code(block, page_path):
+    """The block's code as a download runs it: commented out if the runner does not
+    run it, with the reason."""
+    code = block.code.rstrip("\n")
+    held = skip_reason(block.directives, page_path)
+    if held is None:
+        return code
+    note = f"# Not run by the tests: {held}"
+    return note + "\n" + "\n".join("# " + line for line in code.split("\n"))
+
+
+def _as_comment(prose):
+    rows = []
+    for line in prose.split("\n"):
+        heading = HEADING.match(line)
+        rows.append(f"# {heading['title']}" if heading else f"# {line}".rstrip())
+    return "\n".join(rows)
+
+
+def script(page: Page, text, label):
+    """The reader path as a Python script that runs in an empty folder, with the
+    page's prose as comments."""
+    blocks = dict(page.reader_paths()).get(label, [])
+    parts = []
+    for prose, block in _chunks(text, page, label, blocks):
+        if prose:
+            parts.append(_as_comment(prose))
+        if block is not None:
+            parts.append(_code(block, page.path))
+    return "\n\n".join(parts) + "\n"
+
+
+def notebook(page: Page, text, label):
+    """The reader path as a Jupyter notebook (nbformat 4): the page's prose as
+    Markdown cells, each block as a code cell with the output the page shows."""
     import nbformat
 
-    title = f"{page.path}" + (f", reader path {label!r}" if label else "")
+    blocks = dict(page.reader_paths()).get(label, [])
     nb = nbformat.v4.new_notebook()
-    nb.cells.append(nbformat.v4.new_markdown_cell(
-        f"# {title}\n\nThe code blocks of the page in order, exactly as tested."))
-    nb.cells += [nbformat.v4.new_code_cell(code) for _, code in cells(page, label)]
+    for prose, block in _chunks(text, page, label, blocks):
+        if prose:
+            nb.cells.append(nbformat.v4.new_markdown_cell(prose))
+        if block is None:
+            continue
+        cell = nbformat.v4.new_code_cell(_code(block, page.path))
+        if block.output is not None and block.output.code.strip():
+            cell.outputs = [nbformat.v4.new_output(
+                "stream", name="stdout", text=block.output.code)]
+        nb.cells.append(cell)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
     return nbformat.writes(nb)

@@ -8,6 +8,7 @@ from bs4 import BeautifulSoup
 from mdrun import export, results
 from nbclient import NotebookClient
 from project import ROOT, html_file, parsed_pages
+
 # Pages whose downloads are also executed here, in an empty folder; every other
 # page's downloads hold the same blocks the runner executed on that page.
 RUN_SCRIPT = ("docs/pytorch.md", None)
@@ -25,19 +26,37 @@ def html_of(site, page):
 
 def test_every_page_with_code_offers_a_notebook_and_a_script_per_reader_path(
         built_site):
-    for _, page in pages():
+    """Each reader path's notebook holds the page's prose as Markdown, its blocks as
+    code cells, exactly as the runner ran them, with the outputs the page shows;
+    the script holds the same code, the prose as comments, and no markers."""
+    for source, page in pages():
         links = {a["href"].rsplit("/", 1)[-1] for a in
                  html_of(built_site, page).select("a[download]")}
         for label, blocks in page.reader_paths():
             name = export.download_name(page.path, label)
             base = name.rsplit("/", 1)[-1]
             assert {f"{base}.py", f"{base}.ipynb"} <= links, page.path
-            script = (built_site / f"{name}.py").read_text()
-            for block in blocks:
-                assert f"# --- {page.path}, line {block.line} ---" in script
             nb = nbformat.reads((built_site / f"{name}.ipynb").read_text(), 4)
             nbformat.validate(nb)
-            assert len(nb.cells) == len(blocks) + 1
+            code = [cell for cell in nb.cells if cell.cell_type == "code"]
+            assert [cell.source for cell in code] == [
+                b.code.rstrip("\n") for b in blocks], (page.path, label)
+            for cell, block in zip(code, blocks, strict=True):
+                shown = block.output.code if block.output else ""
+                printed = "".join(o.text for o in cell.outputs if o.name == "stdout")
+                assert printed == (shown if shown.strip() else ""), block.line
+            prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+            text = source.read_text(encoding="utf-8")
+            after_title = text[text.index("\n# ") + 1 if not text.startswith("# ")
+                               else 0:].split("\n\n")[1]
+            assert after_title[:40] in prose, (page.path, label, "no prose")
+            assert "description:" not in prose, "front matter is not prose"
+            script = (built_site / f"{name}.py").read_text()
+            assert "# ---" not in script and "docs/" not in script, page.path
+            statements = [line for line in script.split("\n")
+                          if line.strip() and not line.startswith("#")]
+            assert statements == [line for b in blocks for line in b.code.split("\n")
+                                  if line.strip() and not line.startswith("#")]
 
 
 def test_the_stamp_shows_what_the_committed_record_says(built_site):

@@ -70,7 +70,7 @@ def test_every_rendered_python_block_is_one_the_runner_collected(built_site):
     collected, block for block (a block shown twice must be collected twice)."""
     checked = 0
     languages = {f"language-{name}" for name in PYTHON}
-    for source, page in parsed_pages():
+    for _, page in parsed_pages():
         collected = Counter(b.code.strip() for b in page.blocks if b.kind == "python")
         html = BeautifulSoup(html_file(built_site, page.path).read_text(),
                              "html.parser")
