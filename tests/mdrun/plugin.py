@@ -57,6 +57,7 @@ def pytest_configure(config):
     config.stash[TALLY].workers = workers
     config.stash[SCHEDULER] = Scheduler(
         config.rootpath, workers, config.getini("codeblocks_preload"))
+    config.stash[TALLY].isolation = config.stash[SCHEDULER].isolation
 
 
 def pytest_unconfigure(config):
@@ -154,7 +155,9 @@ class MarkdownFile(pytest.File):
                     skip=self._skip_reason(block),
                     xfail=None if xfail is None else xfail.kwargs.get("raises", ""),
                     strict=bool(xfail and xfail.literal("strict", False)),
-                    gates=directives.gates(block.directives))
+                    gates=directives.gates(block.directives),
+                    filters=[(directives.literal(arg), d.line) for d in block.directives
+                             if d.short == "filterwarnings" for arg in d.args])
 
 
 def _continue(chain):
@@ -226,7 +229,8 @@ class CodeItem(MarkdownItem):
             self.config.stash[UPDATES].setdefault(self.path, {}).setdefault(
                 expected.line, (expected, actual))
             return
-        raise BlockFailed(report.mismatch(self.block, actual))
+        raise BlockFailed(report.mismatch(
+            self.block, actual, self.config.rootpath / ".cache" / "mismatches"))
 
     def _check_update(self, expected, actual, result):
         """Refuse an update that would lose output: two reader paths that print
@@ -388,6 +392,9 @@ def _record_result(item, rep):
 
 
 def pytest_sessionfinish(session):
+    if hasattr(session.config, "workeroutput"):  # xdist: the controller reports
+        session.config.workeroutput["mdrun_tally"] = session.config.stash[
+            TALLY].export()
     if session.config.stash[BEGUN]:
         results.save(session.config.rootpath, session.config.stash[RESULTS])
     stash = session.config.stash
@@ -403,6 +410,13 @@ def pytest_sessionfinish(session):
             stash[REFUSED].append(str(error))
             updates.clear()
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """xdist: add a worker's tally to the controller's summary."""
+    node.config.stash[TALLY].merge(getattr(node, "workeroutput", {}).get(
+        "mdrun_tally"))
 
 
 def pytest_terminal_summary(terminalreporter, config):

@@ -1,8 +1,12 @@
 """Say what happened: a failure that points into the Markdown, and the run's summary."""
 
+import os
 import re
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
+
+SHOWN_LINES, SHOWN_CHARS = 40, 4000  # of each side of a mismatch
 
 
 def excerpt(block, mark=None, context=None):
@@ -34,13 +38,37 @@ def failure(block, where, outcome):
     return "\n".join(parts)
 
 
-def mismatch(block, actual):
-    """The report of a block whose printed output differs from the page's."""
+def _shorten(text, path):
+    """`text` cut to a readable size, saying where the whole of it is."""
+    lines = text.rstrip().split("\n")
+    shown = "\n".join(lines[:SHOWN_LINES])[:SHOWN_CHARS]
+    if shown == "\n".join(lines):
+        return shown
+    rest = len(lines) - shown.count("\n") - 1
+    return f"{shown}\n... ({rest} more lines, {len(text)} characters in all: {path})"
+
+
+def mismatch(block, actual, folder=None):
+    """The report of a block whose printed output differs from the page's.
+
+    Long outputs are cut to a readable size; both texts are saved whole in a file
+    under `folder` (a temporary folder by default), named in the report."""
+    expected = block.output.code
+    folder = str(folder or os.path.join(tempfile.gettempdir(), "mdrun-mismatches"))
+    name = re.sub(r"[^\w.-]+", "_", f"{block.output.page}-L{block.output.line}")
+    path = os.path.join(folder, name + ".txt")
+    if len(expected) + len(actual) > SHOWN_CHARS or max(
+            expected.count("\n"), actual.count("\n")) > SHOWN_LINES:
+        os.makedirs(folder, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as whole:
+            whole.write(f"--- expected ({block.output.page}:{block.output.line}) ---"
+                        f"\n{expected.rstrip()}\n--- actual (this run) ---\n"
+                        f"{actual.rstrip()}\n")
     return "\n".join([
         f"{block.output.page}:{block.output.line}: the output differs from the "
         f"expected output of the block at line {block.line}",
-        "--- expected (on the page) ---", block.output.code.rstrip(),
-        "--- actual (this run) ---", actual.rstrip(),
+        "--- expected (on the page) ---", _shorten(expected, path),
+        "--- actual (this run) ---", _shorten(actual, path),
         "Run pytest with --update-outputs to write the actual output into the page.",
     ])
 
@@ -57,7 +85,6 @@ class Tally:
 
     blocks: set = field(default_factory=set)
     pages: set = field(default_factory=set)
-    paths: int = 0
     counts: Counter = field(default_factory=Counter)
     outputs: int = 0
     not_run: list = field(default_factory=list)  # (test id, status, reason)
@@ -65,11 +92,44 @@ class Tally:
     started: float | None = None  # when the first reader path started
     finished: float | None = None  # when the last block's outcome arrived
     workers: int = 1
+    isolation: Counter = field(default_factory=Counter)  # mode -> pages run in it
+    page_paths: dict = field(default_factory=dict)  # page -> its reader paths
+
+    @property
+    def paths(self):
+        return sum(self.page_paths.values())
 
     def add_page(self, page, blocks, paths):
         self.pages.add(page)
         self.blocks.update((page, b.line) for b in blocks)
-        self.paths += paths
+        self.page_paths[page] = paths
+
+    def export(self):
+        """This tally as plain data, for an xdist worker to hand to the controller."""
+        return {"blocks": sorted(self.blocks), "page_paths": self.page_paths,
+                "counts": dict(self.counts), "outputs": self.outputs,
+                "not_run": self.not_run, "block_seconds": self.block_seconds,
+                "wall": (self.finished - self.started) if self.started is not None
+                and self.finished is not None else None,
+                "workers": self.workers, "isolation": dict(self.isolation)}
+
+    def merge(self, data):
+        """Add a worker's exported tally to this one (the controller's)."""
+        if not data:
+            return
+        first = not self.page_paths
+        self.blocks.update(tuple(b) for b in data["blocks"])
+        self.page_paths.update(data["page_paths"])
+        self.pages.update(data["page_paths"])
+        self.counts.update(data["counts"])
+        self.outputs += data["outputs"]
+        self.not_run += [tuple(row) for row in data["not_run"]]
+        self.block_seconds += data["block_seconds"]
+        self.isolation.update(data["isolation"])
+        self.workers = data["workers"] if first else self.workers + data["workers"]
+        if data["wall"] is not None:  # wall: the slowest worker's
+            self.started = 0.0
+            self.finished = max(self.finished or 0.0, data["wall"])
 
     def record(self, nodeid, outcome, status=None, reason=""):
         self.counts[outcome] += 1
@@ -93,4 +153,19 @@ class Tally:
                       f"{wall:.1f} s on {self.workers} workers; overhead ratio "
                       f"{wall / ideal if ideal else float('nan'):.2f} "
                       "(wall / (block time / workers))"]
-        return [head] + timing + (["blocks not executed:"] + rows if rows else [])
+        return [head] + timing + self._isolation() + (
+            ["blocks not executed:"] + rows if rows else [])
+
+    def _isolation(self):
+        """One line on how pages were isolated; a fallback is always said."""
+        modes = {mode: n for mode, n in self.isolation.items() if n}
+        if not modes:
+            return []
+        if set(modes) == {"namespaces"}:
+            return ["isolation: namespaces (repository read-only, loopback only, "
+                    "every process ends with its page)"]
+        return ["isolation: " + "; ".join(
+            f"{n} paths in " + (mode if mode == "namespaces" else
+                                "the in-process guard only (" +
+                                mode.removeprefix("audit: ") + ")")
+            for mode, n in sorted(modes.items()))]

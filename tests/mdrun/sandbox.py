@@ -1,8 +1,11 @@
-"""Guard a page session: no writes into the repository, no network beyond loopback.
+"""Guard a page session in its own interpreter: a clear error, at once.
 
-Both are enforced with an audit hook (PEP 578) in the page's own interpreter, so a
-block gets a clear error at once instead of a changed checkout or a hanging
-connection.
+An audit hook (PEP 578) refuses writes into the repository, network beyond
+loopback, and signals to the session's parent (the runner's supervisor of the
+page). It sees only what Python itself does: a subprocess, C code or ctypes
+passes it by. Where the machine allows, the page also runs in namespaces
+(isolation.py) that the kernel enforces; this hook then only makes the error
+clearer. Reading the repository is always allowed.
 """
 
 import ipaddress
@@ -10,10 +13,14 @@ import os
 import socket
 import sys
 
-WRITE_EVENTS = {
-    "os.remove", "os.rename", "os.mkdir", "os.rmdir", "os.truncate", "os.symlink",
-    "os.link", "shutil.copyfile", "shutil.copytree", "shutil.move", "shutil.rmtree",
+WRITE_EVENTS = {  # the first two arguments are paths written
+    "os.remove", "os.rename", "os.mkdir", "os.rmdir", "os.truncate", "os.link",
+    "shutil.move", "shutil.rmtree",
 }
+# Only the second argument is written: copying or linking *from* the repository
+# into the working folder is a read of the repository.
+DESTINATION_EVENTS = {"os.symlink", "shutil.copyfile", "shutil.copytree"}
+SIGNAL_EVENTS = {"os.kill", "os.killpg"}
 LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", ""}
 
 
@@ -42,8 +49,9 @@ def _writes(mode, flags):
         flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND))
 
 
-def install(repo):
-    """Refuse writes under the directory `repo`, and network beyond loopback."""
+def install(repo, parent=None):
+    """Refuse writes under the directory `repo`, network beyond loopback, and
+    signals to the process `parent`."""
     repo = os.path.realpath(repo) + os.sep
 
     def check_path(path):
@@ -67,10 +75,14 @@ def install(repo):
     def hook(event, args):
         if event == "open" and _writes(args[1], args[2]):
             check_path(args[0])
-        elif event in WRITE_EVENTS:
-            for path in args[:2]:
+        elif event in WRITE_EVENTS or event in DESTINATION_EVENTS:
+            for path in args[event in DESTINATION_EVENTS:2]:
                 if isinstance(path, (str, bytes, os.PathLike)):
                     check_path(path)
+        elif event in SIGNAL_EVENTS and parent and args[0] == parent:
+            raise PermissionError(
+                f"code blocks may not signal the runner: process {parent} runs this"
+                " page's session, and ending it ends the page")
         elif event in ("socket.connect", "socket.sendto"):
             sock, address = args[0], args[-1]
             if sock.family in (socket.AF_INET, socket.AF_INET6):

@@ -3,21 +3,28 @@
 Every reader path of every page is a job. Jobs run on a pool of threads, one per
 core; each thread drives one child process block by block, enforcing each block's
 timeout and noticing a child that dies. Test items wait for their block's outcome.
+
+SIGTERM and Ctrl-C end every page at once: close() stops each page's process
+tree (see forkserver.py) before it waits for anything. A fork server that dies
+is replaced; a block during which it died fails.
 """
 
+import json
 import os
 import re
 import shutil
 import signal
 import socket
+import struct
 import tempfile
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
-from .forkserver import ForkServer
+from .forkserver import ForkServer, ForkServerDied
 
 START_TIMEOUT = 60
 
@@ -33,6 +40,7 @@ class Step:
     xfail: str | None = None  # the raises= expression ("" for any), or None
     strict: bool = False
     gates: list = field(default_factory=list)  # directives.gates(), decided in session
+    filters: list = field(default_factory=list)  # (filterwarnings text, page line)
 
 
 @dataclass
@@ -86,10 +94,45 @@ def _tail(path, size=3000):
         return ""
 
 
-def _dump(log, step):
-    """A result holding the session's log tail and the page line it points at."""
+def _read_text(path):
+    try:
+        with open(path, "rb") as captured:
+            return captured.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _dump(log, step, base=None, index=None):
+    """A result holding the block's captured output, the session's log tail (a
+    faulthandler dump) and the page line that dump points at."""
     text = _tail(log)
-    return {"stderr": text, "line": _last_page_line(text, step.block.page)}
+    result = {"log": text, "line": _last_page_line(text, step.block.page)}
+    if base is not None and index is not None:
+        for stream, suffix in (("stdout", "out"), ("stderr", "err")):
+            result[stream] = _read_text(os.path.join(base, "captured",
+                                                     f"{index}.{suffix}"))
+    result["stderr"] = (result.get("stderr", "") + text).strip("\n")
+    return result
+
+
+def _peer_pid(sock):
+    """The pid, as this process sees it, of the process at the socket's far end."""
+    try:
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                struct.calcsize("3i"))
+        return struct.unpack("3i", creds)[0]
+    except OSError:
+        return None
+
+
+@dataclass
+class _Page:
+    """A running page: its supervisor's pid, its server and its files."""
+
+    pid: int
+    server: ForkServer
+    base: str
+    session: int | None = None
 
 
 class Scheduler:
@@ -100,9 +143,45 @@ class Scheduler:
         self._lock = threading.Lock()
         self._preload = preload
         self._tmp = tempfile.mkdtemp(prefix="mdrun-")
+        self._pages = {}  # supervisor pid -> _Page, while it runs
+        self._closing = False
+        self.isolation = Counter()  # mode -> pages run in it
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            try:
+                self._previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+            except ValueError:
+                pass
+
+    def _on_sigterm(self, signum, frame):
+        """SIGTERM: end every page now, then let pytest stop as on Ctrl-C."""
+        self.interrupt()
+        if callable(self._previous):
+            self._previous(signum, frame)
+        raise KeyboardInterrupt("SIGTERM")
+
+    def interrupt(self):
+        """Stop every running page at once, and start no more."""
+        self._closing = True
+        with self._lock:
+            pages = list(self._pages.values())
+        for page in pages:
+            self._stop(page)
+
+    @staticmethod
+    def _stop(page):
+        """Ask the page's supervisor to end the page's whole process tree."""
+        if not page.server.ended(page.pid):
+            try:
+                os.kill(page.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
 
     def _fork_server(self):
         with self._lock:
+            if self._server is not None and self._server.dead:
+                self._server.close()  # a block killed it, or it crashed: replace it
+                self._server = None
             if self._server is None:
                 # Pages run side by side, so each gets its share of the cores
                 # rather than every library's thread pool oversubscribing them.
@@ -128,10 +207,20 @@ class Scheduler:
         return job.outcomes[step.name]
 
     def close(self):
+        """Stop every page still running, then clean up (also after Ctrl-C)."""
+        self.interrupt()
+        if self._server is not None:
+            self._server.kill()  # also wakes a page waiting for the server to fork
         self._pool.shutdown(wait=True, cancel_futures=True)
         if self._server is not None:
             self._server.close()
         shutil.rmtree(self._tmp, ignore_errors=True)
+        if self._previous is not None and signal.getsignal(
+                signal.SIGTERM) == self._on_sigterm:
+            try:
+                signal.signal(signal.SIGTERM, self._previous)
+            except ValueError:
+                pass
 
     def _run_guarded(self, job):
         try:
@@ -149,67 +238,135 @@ class Scheduler:
                 job.settle(step, Outcome("skipped", reason=step.skip))
             else:
                 runnable.append(step)
-        if not runnable:
+        if not runnable or self._closing:
+            self._skip_rest(job, runnable, "the run was interrupted")
             return
         base = tempfile.mkdtemp(dir=self._tmp)
         workdir = os.path.join(base, "work")
         os.mkdir(workdir)
         address, log = os.path.join(base, "s"), os.path.join(base, "log")
+        status = os.path.join(base, "status")
         listener = socket.socket(socket.AF_UNIX)
         listener.bind(address)
         listener.listen(1)
-        listener.settimeout(START_TIMEOUT)
-        server = self._fork_server()
-        pid = server.fork(address, log)
+        listener.settimeout(0.2)
+        request = {"socket": address, "log": log, "status": status,
+                   "repo": self.repo, "base": base}
+        try:
+            server = self._fork_server()
+            pid = server.fork(request)
+        except ForkServerDied:
+            server = self._fork_server()  # it died since: one more try
+            pid = server.fork(request)
+        page = _Page(pid, server, base)
+        with self._lock:
+            self._pages[pid] = page
+        if self._closing:
+            self._stop(page)
         pending = list(runnable)
         try:
             try:
-                conn = Connection(listener.accept()[0].detach())
-            except TimeoutError:
+                sock = self._accept(listener, page)
+                page.session = _peer_pid(sock)
+                conn = Connection(sock.detach())
+            except (TimeoutError, OSError):
                 conn = None
             finally:
                 listener.close()
             if conn is None:
                 raise EOFError
+            self.isolation[server.mode() or "unknown"] += 1
             conn.send({"workdir": workdir, "repo": self.repo,
                        "blocks": [{"page": s.block.page, "source": s.block.source(),
-                                   "gates": s.gates} for s in runnable]})
-            self._drive(job, conn, pending, workdir, pid, log)
+                                   "gates": s.gates, "filters": s.filters}
+                                  for s in runnable]})
+            self._drive(job, conn, pending, workdir, page, log)
         except EOFError:
             if pending:
-                code = server.status(pid)
                 step = pending.pop(0)
+                if self._closing:
+                    reason = "the run was interrupted while this block ran"
+                else:
+                    code = self._exit_status(page, status)
+                    reason = f"{_describe_exit(code)} while running this block"
+                index = len(runnable) - len(pending) - 1
                 job.settle(step, Outcome(
-                    "crashed", workdir=workdir,
-                    reason=f"{_describe_exit(code)} while running this block",
-                    result=_dump(log, step)))
+                    "crashed", workdir=workdir, reason=reason,
+                    result=_dump(log, step, base, index)))
                 self._skip_rest(job, pending, f"{step.name} crashed")
         finally:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            self._stop(page)
+            with self._lock:
+                self._pages.pop(pid, None)
 
-    def _drive(self, job, conn, pending, workdir, pid, log):
-        current = None
+    def _accept(self, listener, page):
+        """The session's connection; gives up when the run is interrupted or the
+        page's supervisor has ended."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline and not self._closing:
+            try:
+                return listener.accept()[0]
+            except TimeoutError:
+                if page.server.ended(page.pid):
+                    break
+        raise TimeoutError
+
+    @staticmethod
+    def _exit_status(page, path, timeout=10):
+        """The session's exit status: from its status file, else from the server."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with open(path) as status:
+                    return json.load(status)["status"]
+            except (OSError, ValueError):
+                pass
+            if page.server.ended(page.pid) or page.server.dead:
+                try:
+                    with open(path) as status:
+                        return json.load(status)["status"]
+                except (OSError, ValueError):
+                    return page.server.status(page.pid, timeout=0)
+            time.sleep(0.01)
+        return None
+
+    def _drive(self, job, conn, pending, workdir, page, log):
+        current, server_alive = None, True
         while pending:
             timeout = pending[0].timeout if current is not None else START_TIMEOUT
             if not conn.poll(timeout):
                 step = pending.pop(0)
-                os.kill(pid, signal.SIGUSR1)  # faulthandler: where is it stuck?
-                time.sleep(0.5)
-                job.settle(step, Outcome("timeout", _dump(log, step), workdir=workdir,
-                                         reason=(
-                    f"the block did not finish within its timeout of {step.timeout:g} s"
-                    " and was stopped; raise it with <!--pytest.mark.timeout(N)-->")))
+                if page.session:  # faulthandler: where is it stuck?
+                    try:
+                        os.kill(page.session, signal.SIGUSR1)
+                    except ProcessLookupError:
+                        pass
+                    time.sleep(0.5)
+                job.settle(step, Outcome(
+                    "timeout", _dump(log, step, page.base, current), workdir=workdir,
+                    reason=(
+                        f"the block did not finish within its timeout of "
+                        f"{step.timeout:g} s and was stopped; raise it with "
+                        "<!--pytest.mark.timeout(N)-->")))
                 self._skip_rest(job, pending, f"{step.name} timed out")
                 return
             message = conn.recv()
             if message[0] == "start":
                 current = message[1]
+                server_alive = not page.server.dying()
             elif message[0] == "done":
                 step = pending.pop(0)
                 result = message[2]
+                if server_alive and page.server.dying():
+                    result["status"] = "failed"
+                    result["error"] = None
+                    result["line"] = None
+                    job.settle(step, Outcome(
+                        "crashed", result, workdir=workdir, reason=(
+                            "the runner's fork server died while this block ran: "
+                            "a block must not signal the runner's processes")))
+                    self._skip_rest(job, pending, f"{step.name} failed")
+                    return
                 job.settle(step, Outcome(result["status"], result, workdir=workdir))
                 current = None
                 if result["status"] == "failed":

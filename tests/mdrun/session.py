@@ -3,28 +3,45 @@
 This runs in a process of its own (forked from the fork server), in an empty
 temporary working directory. It reports to the runner over a connection:
 ("start", index) before each block, ("done", index, result) after it.
+
+Output is captured at the file-descriptor level: for each block, fd 1 and fd 2
+point into files of their own, so print, os.write, C extensions and subprocesses
+all land in the block that produced them. Compiler flags (`from __future__
+import ...`) carry over from block to block, as in one script. A deprecation or
+future warning raised while a block runs fails it, unless a filterwarnings
+directive accepts it, and an acceptance that matched nothing fails too.
 """
 
-import contextlib
+import __future__
+
+import builtins
+import ctypes
 import faulthandler
-import io
+import functools
+import importlib
 import linecache
+import operator
 import os
+import re
 import signal
 import sys
 import time
 import traceback
 import types
+import warnings
 
 from . import directives, sandbox
+from .results import LIBRARIES
 
 RUNNER = os.path.dirname(os.path.abspath(__file__)) + os.sep
-LIBRARIES = {"numpy": "NumPy", "tensorflow": "TensorFlow", "keras": "Keras",
-             "torch": "PyTorch"}
 IMAGE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg", ".gif", ".webp")
+FUTURE_FLAGS = functools.reduce(operator.or_, (
+    getattr(__future__, name).compiler_flag for name in __future__.all_feature_names))
+GATED = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
+_libc = ctypes.CDLL(None)
 
 
-def _prepare(spec):
+def _prepare(spec, context):
     """Make this process look like a fresh `python` started in the work folder."""
     workdir = spec["workdir"]
     os.chdir(workdir)
@@ -38,9 +55,12 @@ def _prepare(spec):
                           if not os.path.realpath(p or ".").startswith(repo + os.sep)
                           or "site-packages" in p]
     sys.dont_write_bytecode = True
-    faulthandler.enable()  # a crash or a hang dumps where it was, for the report
-    faulthandler.register(signal.SIGUSR1)
-    sandbox.install(repo)
+    # A crash or a hang dumps where it was into the log, for the report: not to
+    # fd 2, which points into the running block's captured stderr.
+    log = context.get("log", 2)
+    faulthandler.enable(file=log, all_threads=True)
+    faulthandler.register(signal.SIGUSR1, file=log, all_threads=True)
+    sandbox.install(repo, parent=os.getppid())
     main = types.ModuleType("__main__")
     main.__builtins__ = __builtins__
     sys.modules["__main__"] = main
@@ -106,8 +126,160 @@ def _remember_source(page, source):
     linecache.cache[page] = (sum(map(len, merged)), None, merged, page)
 
 
-def run_block(block, namespace):
+class _Capture:
+    """Point fd 1 and fd 2 into files of their own while a block runs."""
+
+    def __init__(self, folder, index):
+        self.paths = [os.path.join(folder, f"{index}.{name}")
+                      for name in ("out", "err")]
+
+    @staticmethod
+    def _flush():
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            try:
+                stream.flush()
+            except (AttributeError, OSError, ValueError):
+                pass
+        _libc.fflush(None)  # C stdio buffers of extensions
+
+    def __enter__(self):
+        self._flush()
+        self.saved = [os.dup(1), os.dup(2)]
+        for fd, path in zip((1, 2), self.paths, strict=True):
+            target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.dup2(target, fd)
+            os.close(target)
+        return self
+
+    def __exit__(self, *exc):
+        self._flush()
+        for fd, saved in zip((1, 2), self.saved, strict=True):
+            os.dup2(saved, fd)
+            os.close(saved)
+
+    def read(self):
+        texts = []
+        for path in self.paths:
+            with open(path, "rb") as captured:
+                texts.append(captured.read().decode(errors="replace"))
+        return texts
+
+
+def _category(name):
+    """A warning category from its name: builtin or dotted (module.Class)."""
+    if "." not in name:
+        found = getattr(builtins, name, None)
+    else:
+        module, _, attr = name.rpartition(".")
+        found = getattr(importlib.import_module(module), attr, None)
+    if not (isinstance(found, type) and issubclass(found, Warning)):
+        raise ValueError(f"{name!r} is not a warning category")
+    return found
+
+
+class _Accept:
+    """One filterwarnings directive: pytest's "action:message:category:module:
+    lineno" text, matched as warnings.filterwarnings would."""
+
+    def __init__(self, text, line):
+        parts = (text.split(":", 4) + [""] * 5)[:5]
+        action, message, category, module, lineno = (p.strip() for p in parts)
+        self.text, self.line, self.used = text, line, False
+        self.action = action or "default"
+        self.message = re.compile(message, re.I)
+        self.category = _category(category) if category else Warning
+        self.module = re.compile(module) if module else None
+        self.lineno = int(lineno) if lineno else 0
+
+    def matches(self, message, category, module, lineno):
+        return (self.message.match(str(message)) is not None
+                and issubclass(category, self.category)
+                and (self.module is None or self.module.match(module) is not None)
+                and (not self.lineno or self.lineno == lineno))
+
+
+def _module_of(filename, page):
+    if filename == page:
+        return "__main__"
+    for name, module in list(sys.modules.items()):
+        if getattr(module, "__file__", None) == filename:
+            return name
+    return os.path.splitext(os.path.basename(filename))[0]
+
+
+class _Gate:
+    """Record deprecation and future warnings raised while a block runs, from any
+    module, and apply the page's filterwarnings directives to every warning."""
+
+    def __init__(self, page, accepts):
+        self.page, self.accepts, self.caught = page, accepts, []
+
+    def __enter__(self):
+        self.saved = warnings.catch_warnings()
+        self.saved.__enter__()
+        for category in GATED:  # over any filter a library installed at import
+            warnings.filterwarnings("always", category=category)
+        for accept in reversed(self.accepts):  # the page's own, first of all
+            warnings.filterwarnings(
+                "error" if accept.action == "error" else "always",
+                message=accept.message.pattern, category=accept.category,
+                module=accept.module.pattern if accept.module else "",
+                lineno=accept.lineno)
+        self.show = warnings.showwarning
+        warnings.showwarning = self._show
+        return self
+
+    def __exit__(self, *exc):
+        self.saved.__exit__(*exc)
+
+    def _page_line(self):
+        frame = sys._getframe(2)
+        while frame is not None and frame.f_code.co_filename != self.page:
+            frame = frame.f_back
+        return frame.f_lineno if frame is not None else None
+
+    def _show(self, message, category, filename, lineno, file=None, line=None):
+        module = _module_of(filename, self.page)
+        for accept in self.accepts:
+            if accept.matches(message, category, module, lineno):
+                accept.used = True
+                if accept.action != "ignore":
+                    self.show(message, category, filename, lineno, file, line)
+                return
+        if issubclass(category, GATED):
+            self.caught.append((category, str(message), filename, lineno,
+                                self._page_line()))
+        self.show(message, category, filename, lineno, file, line)
+
+    def raised(self, error):
+        """Mark an "error" acceptance used by the warning `error` it raised."""
+        if isinstance(error, Warning):
+            for accept in self.accepts:
+                if accept.action == "error" and accept.matches(
+                        error, type(error), _module_of(self.page, self.page), 0):
+                    accept.used = True
+
+
+def _warned(gate, page):
+    """The failure for deprecation or future warnings a block raised."""
+    rows = []
+    for category, message, filename, lineno, where in gate.caught:
+        rows.append(f"{page}:{where or '?'}: {category.__name__}: {message}\n"
+                    f"    raised at {filename}:{lineno}")
+    category, message, _, _, where = gate.caught[0]
+    first_line = message.splitlines()[0] if message else ""
+    hint = (f'<!--pytest.mark.filterwarnings("ignore:{re.escape(first_line)[:60]}:'
+            f'{category.__name__}")-->')
+    text = ("a deprecation or future warning fails the block; fix the code, or "
+            "accept the warning with a directive before the block, such as\n"
+            f"    {hint}\n\n" + "\n".join(rows))
+    return {"type": category.__name__, "message": message, "traceback": text,
+            "line": where}
+
+
+def run_block(block, namespace, state=None):
     """Run one block; return its result dict."""
+    state = state if state is not None else {"flags": 0, "folder": None, "index": 0}
     page = block["page"]
     source = block["source"]
     try:  # skipif, importorskip and xfail's condition, decided here in the session
@@ -119,20 +291,46 @@ def run_block(block, namespace):
     if verdict == "skip":
         return {"status": "skipped", "reason": raises, "stdout": "", "stderr": "",
                 "figures": [], "versions": {}}
+    try:
+        accepts = [_Accept(text, line) for text, line in block.get("filters", ())]
+    except (ValueError, ImportError, re.error) as exc:
+        line = block["filters"][0][1] if block.get("filters") else None
+        return {"status": "failed", "stdout": "", "stderr": "", "figures": [],
+                "versions": {}, "error": {"type": "DirectiveError", "line": line,
+                                          "message": f"filterwarnings: {exc}",
+                                          "traceback": ""}}
     _remember_source(page, source)
-    out, err = io.StringIO(), io.StringIO()
+    capture = _Capture(state["folder"] or os.getcwd(), state["index"])
     before = _images()
     start = time.perf_counter()
     error = None
+    gate = _Gate(page, accepts)
     try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            exec(compile(source, page, "exec"), namespace)
+        with capture, gate:
+            code = compile(source, page, "exec", flags=state["flags"],
+                           dont_inherit=True)
+            state["flags"] |= code.co_flags & FUTURE_FLAGS
+            exec(code, namespace)
     except BaseException as exc:  # noqa: BLE001 - a block may raise anything
         error = exc
-    result = {"stdout": out.getvalue(), "stderr": err.getvalue(),
+        gate.raised(exc)
+    stdout, stderr = capture.read()
+    result = {"stdout": stdout, "stderr": stderr,
               "duration": time.perf_counter() - start,
               "figures": sorted(n for n, t in _images().items() if before.get(n) != t),
               "versions": _versions(namespace)}
+    if error is None and gate.caught:
+        result["error"] = _warned(gate, page)
+        result["status"] = "failed"
+        return result
+    stale = [a for a in accepts if not a.used]
+    if error is None and stale:
+        result["error"] = {
+            "type": "StaleFilterwarnings", "line": stale[0].line, "traceback": "",
+            "message": f"the filterwarnings directive {stale[0].text!r} matched no "
+                       "warning while this block ran; remove it"}
+        result["status"] = "failed"
+        return result
     if error is None:
         result["status"] = "xpassed" if raises is not None else "passed"
         return result
@@ -145,14 +343,19 @@ def run_block(block, namespace):
     return result
 
 
-def run(conn, spec):
+def run(conn, spec, context=None):
     """Run every block in spec["blocks"], stopping at the first failure."""
-    namespace = _prepare(spec)
+    context = context or {}
+    namespace = _prepare(spec, context)
+    folder = os.path.join(context.get("base") or os.path.dirname(spec["workdir"]),
+                          "captured")
+    os.makedirs(folder, exist_ok=True)
+    state = {"flags": 0, "folder": folder, "index": 0}
     for index, block in enumerate(spec["blocks"]):
         conn.send(("start", index))
-        result = run_block(block, namespace)
-        sys.stdout.flush()
-        sys.stderr.flush()
+        state["index"] = index
+        result = run_block(block, namespace, state)
+        result["isolation"] = context.get("isolation", "audit: in-process")
         conn.send(("done", index, result))
         if result["status"] == "failed":
             break
