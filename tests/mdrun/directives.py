@@ -43,6 +43,8 @@ KNOWN = {
     "pytest-codeblocks:skipfile": "skipfile",
     "pytest-codeblocks:expected-output": "expected-output",
     "pytest-codeblocks:expected-output-ignore-whitespace": "expected-output",
+    # This runner's own: output whose numbers depend on the machine (timings).
+    "pytest-codeblocks:measured-output": "expected-output",
     "pytest-codeblocks:expect-exception": "xfail",
     "pytest-codeblocks:expect-error": "xfail",
     "pytest-codeblocks:cont": "cont",
@@ -60,6 +62,7 @@ SIGNATURES = {
 SIMPLE = {  # names pytest-codeblocks reads without arguments
     "pytest-codeblocks:skip", "pytest-codeblocks:expected-output",
     "pytest-codeblocks:expected-output-ignore-whitespace", "pytest-codeblocks:cont",
+    "pytest-codeblocks:measured-output",
     "pytest-codeblocks:expect-exception", "pytest-codeblocks:expect-error",
     "pytest-codeblocks:skipfile",
 }

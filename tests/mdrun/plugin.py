@@ -25,6 +25,7 @@ TALLY = pytest.StashKey[report.Tally]()
 SCHEDULER = pytest.StashKey[Scheduler]()
 UPDATES = pytest.StashKey[dict]()
 RESULTS = pytest.StashKey[dict]()
+LOCK = pytest.StashKey[str | None]()
 BEGUN = pytest.StashKey[set]()
 PRINTED = pytest.StashKey[dict]()  # (page, output line) -> {stdout: step name}
 CONFLICTS = pytest.StashKey[set]()  # (page, output line) never to update
@@ -40,6 +41,9 @@ def pytest_addoption(parser):
                     help="reader paths run at once (default: number of cores)")
     parser.addini("codeblocks_timeout", "default timeout of one block, in seconds",
                   default=str(DEFAULT_TIMEOUT))
+    parser.addini("codeblocks_require_record", "under CI=true, a page whose text or "
+                  "lock differs from its committed record is a collection error",
+                  type="bool", default=False)
     parser.addini("codeblocks_preload", "modules the fork server imports once",
                   type="linelist", default=[])
 
@@ -49,7 +53,11 @@ def pytest_configure(config):
     config.stash[UPDATES] = {}
     config.stash[PRINTED], config.stash[CONFLICTS] = {}, set()
     config.stash[REFUSED] = []
-    config.stash[RESULTS] = results.load(config.rootpath)
+    try:
+        config.stash[RESULTS] = results.load(config.rootpath)
+    except results.RecordError as error:
+        raise pytest.UsageError(str(error)) from None
+    config.stash[LOCK] = results.lock_hash(config.rootpath)
     config.stash[BEGUN] = set()
     workers = config.getoption("codeblocks_workers") or os.cpu_count() or 1
     if hasattr(config, "workerinput"):  # under xdist, share the cores
@@ -82,6 +90,7 @@ class MarkdownFile(pytest.File):
         self.text = self.path.read_text(encoding="utf-8")
         try:
             parsed = parse(self.text, page)
+            self._check_record(page)
         except MarkdownError as error:
             raise self.CollectError(str(error)) from None
         paths = parsed.reader_paths()
@@ -116,6 +125,19 @@ class MarkdownFile(pytest.File):
                     skip=self._skip_reason(block))))
         self.total = len(items)
         yield from (item for _, item in sorted(items, key=lambda pair: pair[0]))
+
+    def _check_record(self, page):
+        """Under CI, refuse a page that was committed without its verification."""
+        required = self.config.getini("codeblocks_require_record")
+        if not (os.environ.get("CI") and required):
+            return
+        record = self.config.stash[RESULTS].get(page)
+        why = results.stale(record, self.text, self.config.stash[LOCK])
+        if why:
+            raise self.CollectError(
+                f"{page}:1: {why}, so {results.RECORD} does not verify it. Run "
+                f"'make test' (or '.venv/bin/pytest {page}') and commit "
+                f"{results.RECORD} with the page.")
 
     def _check_directives(self, blocks):
         """Directives that are each fine but wrong together, or on the wrong block."""
@@ -220,10 +242,13 @@ class CodeItem(MarkdownItem):
         actual = "".join(self.job.outcomes[name].result.get("stdout", "")
                          for name in self.chain) + result["stdout"]
         update = self.config.getoption("update_outputs")
+        name = expected.directive("expected-output").name
+        measured = name.endswith("measured-output")
         if update:
-            self._check_update(expected, actual, result)
-        if outputs.matches(expected.code, actual, ignore_whitespace=expected.directive(
-                "expected-output").name.endswith("-ignore-whitespace")):
+            self._check_update(expected, actual, result, measured)
+        if outputs.matches(expected.code, actual, measured=measured,
+                           ignore_whitespace=name.endswith("-ignore-whitespace")) and \
+                not (update and measured and expected.code.strip() != actual.strip()):
             return
         if update:
             self.config.stash[UPDATES].setdefault(self.path, {}).setdefault(
@@ -232,12 +257,13 @@ class CodeItem(MarkdownItem):
         raise BlockFailed(report.mismatch(
             self.block, actual, self.config.rootpath / ".cache" / "mismatches"))
 
-    def _check_update(self, expected, actual, result):
+    def _check_update(self, expected, actual, result, measured):
         """Refuse an update that would lose output: two reader paths that print
-        different things for one expected output, or a block that printed nothing
-        on stdout where the page shows output."""
+        different things for one expected output (for a measured output, different
+        text around the numbers), or a block that printed nothing on stdout where
+        the page shows output."""
         seen = self.config.stash[PRINTED].setdefault((self.path, expected.line), {})
-        seen.setdefault(actual, self.step.name)
+        seen.setdefault(outputs.masked(actual) if measured else actual, self.step.name)
         if len(seen) > 1:
             self.config.stash[CONFLICTS].add((self.path, expected.line))
             shown = "\n".join(f"--- {name} printed ---\n{text.rstrip()}"
@@ -381,7 +407,8 @@ def _record_result(item, rep):
     if page.page not in begun:
         begun.add(page.page)
         records[page.page] = results.new_record(page.text, page.total,
-                                                page.blocks, page.paths)
+                                                lock=item.config.stash[LOCK],
+                                                blocks=page.blocks, paths=page.paths)
     record = records[page.page]
     record["failed" if rep.failed else "skipped" if rep.skipped else "passed"] += 1
     outcome = getattr(item, "outcome", None)
