@@ -184,9 +184,14 @@ class Scheduler:
                 self._server = None
             if self._server is None:
                 # Pages run side by side, so each gets its share of the cores
-                # rather than every library's thread pool oversubscribing them.
+                # rather than every library's thread pool oversubscribing them:
+                # OpenMP (NumPy's BLAS, PyTorch) and TensorFlow's two pools. This
+                # is the runner's job, so pages need no thread settings of their own.
                 threads = str(max(1, (os.cpu_count() or 1) // self.workers))
-                env = {"OMP_NUM_THREADS": threads, **os.environ, "MPLBACKEND": "Agg",
+                shares = {name: threads for name in (
+                    "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+                    "TF_NUM_INTEROP_THREADS")}
+                env = {**shares, **os.environ, "MPLBACKEND": "Agg",
                        "PYTHONDONTWRITEBYTECODE": "1"}
                 self._server = ForkServer(self._preload, env)
             return self._server
