@@ -158,6 +158,7 @@ def execute_notebook(
                         + f"cell {index + 1} killed the kernel: {exc}"
                     ) from None
     _describe_figures(nb, source, root)
+    _drop_native_logs(nb)
     check_publishable(nb, source, root)
     return nb
 
@@ -193,6 +194,28 @@ def figure_alts(nb) -> dict[str, str]:
                 alt = out.get("metadata", {}).get("image/png", {}).get("alt", "")
                 alts["".join(data.split())] = alt
     return alts
+
+
+# What TensorFlow's C++ core writes to stderr as it starts (abseil's and glog's
+# format): start-up logs about the machine, not output of the example.
+NATIVE_LOG = re.compile(
+    r"^(?:WARNING: All log messages before absl::InitializeLog\(\) is called are "
+    r"written to STDERR|[IWEF]\d{4} \d\d:\d\d:\S+ +\d+ \S+:\d+\] .*)\n?", re.M)
+
+
+def _drop_native_logs(nb) -> None:
+    """Remove native libraries' start-up log lines from stderr outputs; an output
+    left empty goes. Everything Python printed or warned stays."""
+    for cell in nb.cells:
+        kept = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                out["text"] = NATIVE_LOG.sub("", out["text"])
+                if not out["text"].strip():
+                    continue
+            kept.append(out)
+        if "outputs" in cell:
+            cell["outputs"] = kept
 
 
 def _describe_figures(nb, source: Path, root: Path) -> None:
