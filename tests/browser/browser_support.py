@@ -46,7 +46,7 @@ CHROMIUM_ARGS = [
 DESKTOP = {"width": 1280, "height": 800}
 PALETTE_TOGGLE = "form[data-md-component=palette] label.md-header__button"
 SCHEME = "body[data-md-color-scheme={}]"
-PHONE = {"width": 375, "height": 812}
+PHONE = {"width": 390, "height": 844}
 
 # Text types a static host compresses (GitHub Pages, nginx's gzip_types, ...).
 COMPRESSED_TYPES = (

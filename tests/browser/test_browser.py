@@ -20,7 +20,9 @@ pytest.register_assert_rewrite("browser_support")
 import browser_summary  # noqa: E402
 from browser_support import (  # noqa: E402
     BACKGROUND_LUMINANCE_JS,
+    DESKTOP,
     PALETTE_TOGGLE,
+    PHONE,
     SCHEME,
     SERIOUS,
     SiteServer,
@@ -39,7 +41,13 @@ from browser_support import (  # noqa: E402
 )
 from bs4 import BeautifulSoup  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
-from project import html_file, site_pages  # noqa: E402
+from project import (  # noqa: E402
+    html_file,
+    parsed_pages,
+    site_config,
+    site_pages,
+    url_path,
+)
 
 SEARCH_TERMS = ["ResNet", "GradientTape"]
 LINKED_TAB = "PyTorch"
@@ -415,6 +423,110 @@ def test_outputs_are_labelled_distinct_and_not_copied(browser, server, request):
     browser_summary.record_check(
         request.config, f"outputs: {seen // 2} on the NumPy page labelled, distinct "
         "from code in light and dark, with no copy button")
+
+
+# -- what the reader sees first ---------------------------------------------------
+
+STAMP_JS = """
+() => {
+  const stamp = document.querySelector("article .stamp");
+  if (!stamp) return null;
+  const box = stamp.getBoundingClientRect();
+  return {text: stamp.innerText, classes: [...stamp.classList], height: box.height,
+          afterTitle: stamp.previousElementSibling?.tagName === "H1"};
+}
+"""
+
+
+def test_every_markdown_page_is_stamped_verified_from_the_record(
+        browser, server, pages, request):
+    """Right under the title, each page with code says when it was verified, how
+    many blocks passed and with which versions: one short line, on a phone too."""
+    pages_with_code = [url_path(page.path) for _, page in parsed_pages()
+                       if page.reader_paths()]
+    context = new_context(browser, server, viewport=PHONE)
+    page = context.new_page()
+    try:
+        for path in pages_with_code:
+            page.goto(server.base + path, wait_until="load")
+            stamp = page.evaluate(STAMP_JS)
+            assert stamp is not None, f"{label(path)}: no stamp"
+            assert stamp["afterTitle"], f"{label(path)}: not under the title"
+            assert "stamp--verified" in stamp["classes"], (label(path), stamp["text"])
+            assert re.match(r"Verified on \d{4}-\d\d-\d\d · \d+ blocks", stamp["text"]
+                            .strip()), (label(path), stamp["text"])
+            assert "Python 3." in stamp["text"], stamp["text"]
+            assert stamp["height"] < 120, f"{label(path)}: the stamp fills the screen"
+    finally:
+        context.close()
+    browser_summary.record_check(
+        request.config,
+        f"stamps: {len(pages_with_code)} pages verified, each under its title")
+
+
+NAV_JS = """
+() => [...document.querySelectorAll(".md-nav--primary > .md-nav__list > .md-nav__item")]
+  .map(item => item.querySelector(":scope > a, :scope > label, :scope > div > a")
+               ?.innerText.trim())
+"""
+
+
+def test_the_sidebar_lists_the_pages_in_the_configured_order(browser, server):
+    expected = [next(iter(entry)) if isinstance(entry, dict) else entry
+                for entry in site_config()["nav"]]
+    context = new_context(browser, server)
+    page = context.new_page()
+    try:
+        page.goto(server.base, wait_until="load")
+        shown = [text for text in page.evaluate(NAV_JS) if text]
+        assert shown == expected
+    finally:
+        context.close()
+
+
+NOTEBOOK_JS = """
+() => {
+  const visible = el => el && el.checkVisibility();
+  const cell = document.querySelector(".jupyter-wrapper .highlight-ipynb pre");
+  const out = document.querySelector(
+    ".jupyter-wrapper .jp-OutputArea-output:not([data-mime-type*=stderr]) pre");
+  const image = document.querySelector(".jupyter-wrapper .jp-RenderedImage img");
+  const article = document.querySelector("article").getBoundingClientRect();
+  return {
+    prompts: [...document.querySelectorAll(".jp-InputPrompt, .jp-OutputPrompt")]
+      .filter(visible).length,
+    codeFont: getComputedStyle(cell).fontFamily,
+    outputBackground: getComputedStyle(out).backgroundColor,
+    outputWhiteSpace: getComputedStyle(out).whiteSpace,
+    imageWidth: image ? image.getBoundingClientRect().width : 0,
+    articleWidth: article.width,
+  };
+}
+"""
+CODE_FONT_JS = """() => getComputedStyle(
+  document.querySelector("article div.highlight pre > code")).fontFamily"""
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280px", "390px"])
+def test_notebook_pages_look_like_the_site(browser, server, viewport):
+    """No In [n] prompts, the site's code font, outputs styled as outputs and not
+    wrapped, and figures as wide as the column allows."""
+    context = new_context(browser, server, viewport=viewport)
+    page = context.new_page()
+    try:
+        page.goto(server.base + "numpy/", wait_until="load")
+        site_font = page.evaluate(CODE_FONT_JS)
+        for path in ("examples/digits-four-ways/", "examples/degradation-study/"):
+            page.goto(server.base + path, wait_until="load")
+            facts = page.evaluate(NOTEBOOK_JS)
+            assert facts["prompts"] == 0, (path, facts)
+            assert facts["codeFont"] == site_font, (path, facts)
+            assert facts["outputBackground"] not in ("rgba(0, 0, 0, 0)", ""), facts
+            assert facts["outputWhiteSpace"] == "pre", facts
+            assert facts["imageWidth"] >= min(0.9 * facts["articleWidth"], 600) - 1, (
+                path, facts)
+    finally:
+        context.close()
 
 
 # -- maths ------------------------------------------------------------------------

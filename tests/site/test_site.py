@@ -51,6 +51,20 @@ def test_nav_follows_the_reading_order_the_home_page_recommends(config):
         f"mkdocs.yml's nav lists {listed}; the home page recommends {recommended}")
 
 
+TOOL_ORDER = ["NumPy", "PyTorch", "TensorFlow", "Keras"]  # the home page's order
+
+
+def test_every_tab_set_orders_the_tools_the_same_way():
+    """A reader who picks a tool finds it in the same place in every tab set."""
+    problems = []
+    for _, page in parsed_pages():
+        for labels in page.tab_sets.values():
+            tools = [label for label in labels if label in TOOL_ORDER]
+            if tools != sorted(tools, key=TOOL_ORDER.index):
+                problems.append(f"{page.path}: tabs {labels}")
+    assert not problems, f"order tabs as {TOOL_ORDER}:\n" + "\n".join(problems)
+
+
 def test_the_site_is_offline_safe_by_configuration(config):
     assert config["theme"]["font"] is False, "theme.font: false (no Google Fonts)"
     assert not config["extra_javascript"] or all(
