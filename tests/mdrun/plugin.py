@@ -122,7 +122,7 @@ class MarkdownFile(pytest.File):
             if block.kind != "python":
                 items.append(((0, block.line), CheckItem.from_parent(
                     self, name=f"L{block.line}", block=block,
-                    skip=self._skip_reason(block))))
+                    skip=directives.skip_reason(block.directives, block.page))))
         self.total = len(items)
         yield from (item for _, item in sorted(items, key=lambda pair: pair[0]))
 
@@ -159,22 +159,12 @@ class MarkdownFile(pytest.File):
                         "whose session this block continues")
             python = python or block.kind == "python"
 
-    @staticmethod
-    def _skip_reason(block):
-        """The reason a skip directive skips `block`, or None.
-
-        Conditions (skipif, importorskip) are decided where the code runs."""
-        skip = block.directive("skip")
-        if skip is None:
-            return None
-        return skip.reason or f"skip directive at {block.page}:{skip.line}"
-
     def _step(self, block, name):
         xfail = block.directive("xfail")
         timeout = block.directive("timeout")
         default = float(self.config.getini("codeblocks_timeout"))
         return Step(block, name, timeout.seconds if timeout else default,
-                    skip=self._skip_reason(block),
+                    skip=directives.skip_reason(block.directives, block.page),
                     xfail=None if xfail is None else xfail.kwargs.get("raises", ""),
                     strict=bool(xfail and xfail.literal("strict", False)),
                     gates=directives.gates(block.directives),
