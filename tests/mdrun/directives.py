@@ -149,12 +149,8 @@ def _looks_like_directive(body):
     letters = _key(body)
     if "pytest" in letters or "codeblock" in letters:
         return True
-    if any(difflib.get_close_matches(word, ["pytest", "codeblocks"], cutoff=0.8)
-           for word in _words(body)):
-        return True
-    head = _key(body.split("(")[0])
-    return bool(head) and bool(difflib.get_close_matches(
-        head, [_key(name) for name in KNOWN], n=1, cutoff=0.85))
+    return any(difflib.get_close_matches(word, ["pytest", "codeblocks"], cutoff=0.8)
+               for word in _words(body))
 
 
 def suggestion(name):

@@ -224,6 +224,37 @@ def test_bad_directives_say_what_to_write(text, message):
     assert message in str(error.value)
 
 
+@pytest.mark.parametrize("name", sorted(directives.KNOWN))
+def test_every_known_directive_parses_with_arguments_it_takes(name):
+    args = {"skipif": "(False)", "timeout": "(5)", "importorskip": "(json)",
+            "filterwarnings": '("ignore")'}.get(directives.KNOWN[name], "")
+    directive = parse_comment(f"<!--{name}{args}-->", 3)
+    assert (directive.name, directive.short) == (name, directives.KNOWN[name])
+
+
+@pytest.mark.parametrize("text, message", [
+    ("<!-- codeblocks are run -->", "unknown directive"),
+    ("<!-- pytst notes -->", "unknown directive"),
+    ("<!-- codebloks -->", "unknown directive"),
+    ("<!--pytest-codeblocks:skipif(a, b)-->", "takes 1 positional"),
+    ('<!--pytest.mark.filterwarnings(ignore)-->', "must be a string in quotes"),
+])
+def test_more_comments_that_must_be_directives(text, message):
+    with pytest.raises(DirectiveError) as error:
+        parse_comment(text, 1)
+    assert message in str(error.value)
+
+
+def test_directive_values_come_from_literals():
+    skip = parse_comment('<!--pytest.mark.skip("slow")-->', 1)
+    assert skip.reason == "slow"
+    assert parse_comment("<!--pytest.mark.skip-->", 1).reason is None
+    assert parse_comment("<!--pytest.mark.timeout(2.5)-->", 1).seconds == 2.5
+    xfail = parse_comment('<!--pytest.mark.xfail(strict=True, reason="r")-->', 1)
+    assert (xfail.literal("strict"), xfail.literal("run", "no"), xfail.reason) == (
+        True, "no", "r")
+
+
 def test_literal_reads_literals_and_bare_names_but_runs_nothing():
     assert literal(' "a" ') == "a"
     assert literal("600") == 600
