@@ -10,7 +10,7 @@ parse (mdrun.export).
 import posixpath
 from pathlib import Path
 
-from mdrun import export, results
+from mdrun import directives, export, results
 from mdrun.markdown import parse
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File
@@ -64,8 +64,14 @@ def stamp(page, text, src_uri):
         pair = (f'[notebook]({target}.ipynb){{ download="{base}.ipynb" }} · '
                 f'[script]({target}.py){{ download="{base}.py" }}')
         links.append(f"{label}: {pair}" if label else pair)
+    accepted = [f"`{directives.literal(arg)}`" for block in page.blocks
+                for d in block.directives if d.short == "filterwarnings"
+                for arg in d.args]
+    warnings = (f"Accepts {len(accepted)} deprecation warning"
+                f"{'s' if len(accepted) > 1 else ''}, as the page explains: "
+                + ", ".join(accepted) + "<br>\n") if accepted else ""
     return (f'<div class="stamp stamp--{state}" markdown>\n\n'
-            f"{STAMP_ICONS[state]} {sentence}<br>\n"
+            f"{STAMP_ICONS[state]} {sentence}<br>\n{warnings}"
             f"Download what was tested: {'; '.join(links)}\n\n</div>\n")
 
 
