@@ -89,7 +89,7 @@ class MarkdownFile(pytest.File):
             if self.config.rootpath in self.path.parents else str(self.path)
         self.text = self.path.read_text(encoding="utf-8")
         try:
-            parsed = parse(self.text, page)
+            parsed = parse(self.text, page, base=self.config.rootpath)
             self._check_record(page)
         except MarkdownError as error:
             raise self.CollectError(str(error)) from None
