@@ -119,7 +119,10 @@ def _remember_source(page, source):
     of a function defined in an earlier block.
     """
     known = linecache.cache.get(page, (0, None, [], page))[2]
-    lines = source.splitlines(True)
+    # Every line ends with a newline, the block's last one too: a kept line without
+    # one runs into the next, and inspect would cut a function short.
+    lines = source.rstrip("\n").split("\n")
+    lines = [line + "\n" for line in lines]
     merged = [new if new.strip() else old for old, new in
               zip(known, lines, strict=False)] + lines[len(known):]
     merged += known[len(merged):]

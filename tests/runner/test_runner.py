@@ -582,5 +582,12 @@ def test_code_from_earlier_blocks_stays_inspectable(pytester):
         import inspect
         assert inspect.getsource(square).startswith("def square(x):")
         ```
+
+        The whole function, its last line too, also after a later block ran
+        (tf.function's AutoGraph reads the source this way).
+
+        ```python
+        assert inspect.getsource(square).rstrip().endswith("return x * x")
+        ```
     ''')
-    run(pytester, "src.md").assert_outcomes(passed=2)
+    run(pytester, "src.md").assert_outcomes(passed=3)
