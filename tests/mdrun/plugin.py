@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import tomllib
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ TALLY = pytest.StashKey[report.Tally]()
 SCHEDULER = pytest.StashKey[Scheduler]()
 UPDATES = pytest.StashKey[dict]()
 RESULTS = pytest.StashKey[dict]()
+FILTERS = pytest.StashKey[dict]()  # (page file, block line) -> [runs, unused filters]
 LOCK = pytest.StashKey[str | None]()
 BEGUN = pytest.StashKey[set]()
 PRINTED = pytest.StashKey[dict]()  # (page, output line) -> {stdout: step name}
@@ -59,6 +61,7 @@ def pytest_configure(config):
         raise pytest.UsageError(str(error)) from None
     config.stash[LOCK] = results.lock_hash(config.rootpath)
     config.stash[BEGUN] = set()
+    config.stash[FILTERS] = {}
     workers = config.getoption("codeblocks_workers") or os.cpu_count() or 1
     if hasattr(config, "workerinput"):  # under xdist, share the cores
         workers = max(1, workers // int(config.workerinput["workercount"]))
@@ -105,6 +108,7 @@ class MarkdownFile(pytest.File):
             return
         self._check_directives(parsed.blocks)
         items = []
+        runs = Counter(id(block) for _, blocks in paths for block in blocks)
         for order, (label, blocks) in enumerate(paths):
             suffix = f"[{label}]" if label is not None else ""
             steps = [self._step(block, f"{page}::L{block.line}{suffix}")
@@ -117,7 +121,8 @@ class MarkdownFile(pytest.File):
                     _continue(chain)
                 items.append(((order, step.block.line), CodeItem.from_parent(
                     self, name=f"L{step.block.line}{suffix}", job=job, step=step,
-                    chain=[s.name for s in chain[:-1]])))
+                    chain=[s.name for s in chain[:-1]],
+                    paths=runs[id(step.block)])))
         for block in parsed.blocks:
             if block.kind != "python":
                 items.append(((0, block.line), CheckItem.from_parent(
@@ -198,10 +203,11 @@ class MarkdownItem(pytest.Item):
 class CodeItem(MarkdownItem):
     """A Python block, run as a step of its reader path."""
 
-    def __init__(self, *, job, step, chain=(), **kwargs):
+    def __init__(self, *, job, step, chain=(), paths=1, **kwargs):
         super().__init__(**kwargs)
         self.job, self.step, self.block = job, step, step.block
         self.chain = list(chain)  # names of the steps this cont block continues
+        self.paths = paths  # how many reader paths run this block
 
     def runtest(self):
         self.outcome = outcome = self.config.stash[SCHEDULER].outcome(self.job,
@@ -220,8 +226,27 @@ class CodeItem(MarkdownItem):
         if status == "xpassed" and self.step.strict:
             raise BlockFailed(f"{self.block.page}:{self.block.line}: [XPASS(strict)] "
                               "the block was marked xfail but raised nothing")
+        self._check_filters(outcome.result)
         self._check_output(outcome.result)
         self._publish_figures(outcome)
+
+    def _check_filters(self, result):
+        """Fail a filterwarnings directive that matched nothing on any reader path:
+        a warning one path raises (say, only the PyTorch backend's) is accepted on
+        an untabbed block, but a filter no path needs any more must go."""
+        if not self.step.filters:
+            return
+        seen = self.config.stash[FILTERS].setdefault((self.path, self.block.line),
+                                                     [0, None])
+        unused = {tuple(f) for f in result.get("unused_filters", [])}
+        seen[0] += 1
+        seen[1] = unused if seen[1] is None else seen[1] & unused
+        if seen[0] == self.paths and seen[1]:
+            text, line = min(seen[1], key=lambda f: f[1])
+            raise BlockFailed(
+                f"{self.block.page}:{line}: the filterwarnings directive {text!r} "
+                f"matched no warning while this block ran, on any of its "
+                f"{self.paths} reader path{'s' if self.paths > 1 else ''}; remove it")
 
     def _check_output(self, result):
         expected = self.block.output

@@ -125,9 +125,48 @@ def test_a_filterwarnings_directive_that_matches_nothing_fails(pytester):
     result = run(pytester, "stale.md")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines([
-        "stale.md:11: StaleFilterwarnings: the filterwarnings directive "
-        "'ignore:something else:DeprecationWarning' matched no warning while this "
-        "block ran; remove it"])
+        "stale.md:11: the filterwarnings directive 'ignore:something else:"
+        "DeprecationWarning' matched no warning while this block ran, on any of its "
+        "1 reader path; remove it"])
+
+
+TWO_PATHS = '''
+    ```python
+    import warnings
+    ```
+
+    === "A"
+
+        ```python
+        backend = "old"
+        ```
+
+    === "B"
+
+        ```python
+        backend = "new"
+        ```
+
+    {directive}
+    ```python
+    if backend == {warns!r}:
+        warnings.warn("old API", DeprecationWarning)
+    ```
+'''
+
+
+def test_a_filter_one_reader_path_needs_is_not_stale_on_the_others(pytester):
+    """A library may warn on one path only (one Keras backend, say); the filter on
+    the shared block is used if any path needed it, and stale if none did."""
+    accept = '<!--pytest.mark.filterwarnings("ignore:old API:DeprecationWarning")-->'
+    page(pytester, "paths.md", TWO_PATHS.format(directive=accept, warns="old"))
+    run(pytester, "paths.md").assert_outcomes(passed=6)
+    page(pytester, "stale.md", TWO_PATHS.format(directive=accept, warns="neither"))
+    result = run(pytester, "stale.md")
+    result.assert_outcomes(passed=5, failed=1)
+    result.stdout.fnmatch_lines(["*stale.md:17: the filterwarnings directive "
+                                 "'ignore:old API:DeprecationWarning' matched no "
+                                 "warning*on any of its 2 reader paths; remove it"])
 
 
 def test_other_warnings_are_shown_not_failed(pytester):
