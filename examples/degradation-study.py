@@ -31,10 +31,10 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.ticker import MaxNLocator
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from torch import nn
-from matplotlib.ticker import MaxNLocator
 from torch.utils.data import DataLoader, TensorDataset
 
 plt.rcParams.update({

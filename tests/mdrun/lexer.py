@@ -39,40 +39,26 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from markdown import blockprocessors
+from markdown.extensions import admonition, footnotes
+from pymdownx import details, superfences, tabbed
+
 TAB_LENGTH = 4
 PREFIX_CHARS = (">", " ", "\t")
 
-# pymdownx.superfences 10.x-13.x, RE_NESTED_FENCE_START
-FENCE_START = re.compile(r'''(?x)
-    (?P<fence>~{3,}|`{3,})
-    (?:[ \t]*\.?(?P<lang>[\w#.+-]+)(?=[\t ]|$))?
-    (?:
-        [ \t]*(\{(?P<attrs>[^\n]*)\}) |
-        (?P<options>
-            (?:
-                (?:[ \t]*[a-zA-Z][a-zA-Z0-9_]*(?:=(?P<quot>"|').*?(?P=quot))?)(?=[\t ]|$)
-            )+
-        ) |
-        (?P<unrecognized>
-            (?:([ \t]*[^\s]+)(?=[\t ]|$))+
-        )
-    )?[ \t]*$
-''')
-OPTION = re.compile(r'(?P<key>[a-zA-Z][a-zA-Z0-9_]*)(?:=(?P<quot>"|\')(?P<value>.*?)(?P=quot))?')
-HL_LINES = re.compile(r'^(?P<hl_lines>\d+(?:-\d+)?(?:[ \t]+\d+(?:-\d+)?)*)$')
-LINENUMS = re.compile(r'(?P<linestart>[\d]+)(?:[ \t]+(?P<linestep>[\d]+))?'
-                      r'(?:[ \t]+(?P<linespecial>[\d]+))?')
-
-# Block syntax, as Python-Markdown 3.x and pymdownx write it.
-ADMONITION = re.compile(r'(?:^|\n)!!! ?([\w\-]+(?: +[\w\-]+)*)(?: +"(.*?)")? *(?:\n|$)')
-DETAILS = re.compile(r'(?:^|\n)\?{3}(\+)? ?(?:([\w\-]+(?: +[\w\-]+)*?)?(?: +"(.*?)")|'
-                     r'([\w\-]+(?: +[\w\-]+)*?)) *(?:\n|$)')
-TABBED = re.compile(r'(?:^|\n)={3}(\+|\+!|!\+|!)? +"(.*?)" *(?:\n|$)')
-FOOTNOTE = re.compile(r'^[ ]{0,3}\[\^([^\]]*)\]:[ ]*(.*)$', re.MULTILINE)
-HEADER = re.compile(r'(?:^|\n)(?P<level>#{1,6})(?P<header>(?:\\.|[^\\])*?)#*(?:\n|$)')
-SETEXT = re.compile(r'^.*?\n[=-]+[ ]*(\n|$)', re.MULTILINE)
-HR = re.compile(r'^[ ]{0,3}(?=(?P<g>(-+[ ]{0,2}){3,}|(_+[ ]{0,2}){3,}|(\*+[ ]{0,2}){3,}))'
-                r'(?P=g)[ ]*$', re.MULTILINE)
+# The patterns of the installed extensions themselves, so the runner reads fences,
+# options and blocks exactly as the pinned versions render them.
+FENCE_START = superfences.RE_NESTED_FENCE_START
+OPTION = superfences.RE_OPTIONS
+HL_LINES = superfences.RE_HL_LINES
+LINENUMS = superfences.RE_LINENUMS
+ADMONITION = admonition.AdmonitionProcessor.RE
+DETAILS = details.DetailsProcessor.START
+TABBED = tabbed.TabbedProcessor.START
+FOOTNOTE = footnotes.FootnoteBlockProcessor.RE
+HEADER = blockprocessors.HashHeaderProcessor.RE
+SETEXT = blockprocessors.SetextHeaderProcessor.RE
+HR = re.compile(blockprocessors.HRProcessor.RE, re.MULTILINE)
 OL_START = re.compile(r'^[ ]{0,3}\d+\.[ ]+(.*)')
 UL_START = re.compile(r'^[ ]{0,3}[*+-][ ]+(.*)')
 OL_CHILD = re.compile(r'^[ ]{0,3}((\d+\.))[ ]+(.*)')

@@ -100,7 +100,7 @@ class Page:
             for key in groups]
         paths, seen = [], set()
         for combination in itertools.product(*choices):
-            chosen = dict(zip(groups, combination))
+            chosen = dict(zip(groups, combination, strict=True))
             blocks = [b for b in python
                       if all(chosen[key] == label for key, label in b.tabs)]
             ids = tuple(id(b) for b in blocks)
@@ -202,7 +202,8 @@ def parse(text, page, base=None):
         block = Block(page, start, lang, fence.code[:-1], fence.prefix,
                       origin[fence.end],
                       _label(fence.tabs[0][1]) if fence.tabs else None,
-                      directives=pending, tabs=[(groups[key], _label(label)) for key, label in fence.tabs],
+                      directives=pending,
+                      tabs=[(groups[key], _label(label)) for key, label in fence.tabs],
                       info=fence.lang)
         pending = []
         if block.directive("expected-output"):
