@@ -1,20 +1,10 @@
 """What a reader sees is what is compared: output captured at the file-descriptor
 level, compiler flags carried over, and the deprecation gate."""
 
-import textwrap
 
 import pytest
-
-
-def page(pytester, name, text):
-    path = pytester.path / name
-    path.write_text(textwrap.dedent(text).lstrip("\n"))
-    return name
-
-
-def run(pytester, *args):
-    return pytester.runpytest("-p", "no:pytest_codeblocks",
-                              "-p", "no:cacheprovider", *args)
+from pages import run
+from pages import write_page as page
 
 
 def test_output_of_every_kind_lands_in_its_block_in_order(pytester):

@@ -4,19 +4,13 @@ from pathlib import Path
 
 import pytest
 from mdrun.markdown import MarkdownError, parse
+from pages import copy_page, run
 
 CORPUS = Path(__file__).parent / "corpus" / "grammar"
 
 
 def copy(pytester, name):
-    text = (CORPUS / name).read_bytes()
-    (pytester.path / name).write_bytes(text)
-    return name
-
-
-def run(pytester, *args):
-    return pytester.runpytest("-p", "no:pytest_codeblocks",
-                              "-p", "no:cacheprovider", *args)
+    return copy_page(pytester, "grammar", name)
 
 
 def paths(name):

@@ -2,47 +2,20 @@
 process a page starts ended with it. Each hostile page is in corpus/isolation/."""
 
 import os
-import signal
 import socket
-import time
 import uuid
 from pathlib import Path
 
 import pytest
+from pages import fill_page, leftover_sleepers, run
 
-CORPUS = Path(__file__).parent / "corpus" / "isolation"
 NAMESPACES = os.geteuid() == 0 and Path("/proc/self/ns/pid").exists()
 needs_namespaces = pytest.mark.skipif(not NAMESPACES,
                                       reason="needs root for namespaces")
 
 
 def corpus_page(pytester, name, **values):
-    """Copy a corpus page into the pytester repository, filling its {fields}."""
-    text = (CORPUS / name).read_text()
-    values.setdefault("repo", str(pytester.path))
-    for key, value in values.items():
-        text = text.replace("{" + key + "}", str(value))
-    (pytester.path / name).write_text(text)
-    (pytester.path / "page-data.txt").write_text("data\n")
-    return name
-
-
-def run(pytester, *args):
-    return pytester.runpytest("-p", "no:pytest_codeblocks",
-                              "-p", "no:cacheprovider", *args)
-
-
-def sleepers(marker):
-    """Pids of processes still running `sleep <marker>`."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if str(marker).encode() in cmdline:
-            found.append(int(pid))
-    return found
+    return fill_page(pytester, "isolation", name, **values)
 
 
 @needs_namespaces
@@ -100,13 +73,7 @@ def test_processes_a_page_detached_end_with_it(pytester, monkeypatch, mode):
     marker = 900000 + uuid.uuid4().int % 99999
     run(pytester, corpus_page(pytester, "detached-children.md", marker=marker)
         ).assert_outcomes(passed=1)
-    deadline = time.monotonic() + 10
-    while sleepers(marker) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    left = sleepers(marker)
-    for pid in left:
-        os.kill(pid, signal.SIGKILL)
-    assert left == []
+    assert leftover_sleepers(marker) == []
 
 
 @pytest.mark.parametrize("mode", ["namespaces", "audit"])

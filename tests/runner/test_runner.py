@@ -1,23 +1,11 @@
 """The code-block runner's own behaviour, on small Markdown pages run by pytester."""
 
-import textwrap
 
 import pytest
 from mdrun import results
 from mdrun.markdown import parse
-
-
-def page(pytester, name, text):
-    """Write a Markdown page into the pytester folder and return its path."""
-    path = pytester.path / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip("\n"))
-    return path
-
-
-def run(pytester, *args):
-    return pytester.runpytest("-p", "no:pytest_codeblocks",
-                              "-p", "no:cacheprovider", *args)
+from pages import run
+from pages import write_page as page
 
 
 def test_every_superfences_fence_form_runs(pytester):

@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from test_isolation import corpus_page, sleepers
+from pages import fill_page, leftover_sleepers
 
 
 @pytest.mark.parametrize("mode", ["namespaces", "audit"])
@@ -21,7 +21,8 @@ def test_a_signal_ends_every_session_at_once(pytester, tmp_path_factory, signum,
         pytest.skip("needs root for namespaces")
     marker = 900000 + uuid.uuid4().int % 99999
     flag = tmp_path_factory.mktemp("flag") / "started"
-    name = corpus_page(pytester, "hang-with-child.md", marker=marker, flag=flag)
+    name = fill_page(pytester, "isolation", "hang-with-child.md", marker=marker,
+                     flag=flag)
     env = {**os.environ, "MDRUN_ISOLATION": mode}
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
@@ -36,10 +37,4 @@ def test_a_signal_ends_every_session_at_once(pytester, tmp_path_factory, signum,
     out = proc.communicate(timeout=30)[0]  # well before the block's 50 s sleep
     assert proc.returncode != 0, out
     assert not workdir.parent.parent.exists(), out  # the run's temporary folder
-    deadline = time.monotonic() + 10
-    while sleepers(marker) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    left = sleepers(marker)
-    for pid in left:
-        os.kill(pid, signal.SIGKILL)
-    assert left == [], out
+    assert leftover_sleepers(marker) == [], out
