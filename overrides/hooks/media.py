@@ -1,4 +1,7 @@
-"""MkDocs hooks: publish media/ at /media/ (no copy under docs/), and size images."""
+"""MkDocs hooks: publish media/ at /media/ (no copy under docs/), and size images.
+
+Every image gets its width and height (PNG and JPEG read by Pillow, SVG from its
+root element), so the page does not shift as it loads."""
 
 import base64
 import io
@@ -26,6 +29,19 @@ def on_files(files, config):
 
 IMG = re.compile(r"<img\b[^>]*>")
 SRC = re.compile(r'\ssrc="([^"]+)"')
+SVG_ROOT = re.compile(rb"<svg\b[^>]*>")
+SVG_LENGTH = re.compile(rb'\s(width|height)="([\d.]+)(px|pt)?"')
+CSS_PIXELS = {b"px": 1.0, b"pt": 4 / 3, None: 1.0}  # CSS: 1pt = 4/3 px
+
+
+def _svg_size(data):
+    """(width, height) in CSS pixels from an SVG's root element, or None."""
+    root = SVG_ROOT.search(data[:4096])
+    lengths = {name: float(value) * CSS_PIXELS[unit] for name, value, unit in
+               SVG_LENGTH.findall(root.group(0))} if root else {}
+    if b"width" in lengths and b"height" in lengths:
+        return round(lengths[b"width"]), round(lengths[b"height"])
+    return None
 
 
 def _image_size(src, page, files):
@@ -33,15 +49,19 @@ def _image_size(src, page, files):
     if src.startswith("data:image/") and ";base64," in src:
         data = io.BytesIO(base64.b64decode(src.split(",", 1)[1]))
     else:
-        url = posixpath.normpath(posixpath.join(posixpath.dirname(page.url), src))
+        path = src.split("#")[0]  # media/x-dark.svg#only-dark: Material's variants
+        url = posixpath.normpath(posixpath.join(posixpath.dirname(page.url), path))
         file = files.get_file_from_path(url.lstrip("./"))
         if file is None or not file.abs_src_path:
             return None
         data = file.abs_src_path
+        if data.endswith(".svg"):
+            with open(data, "rb") as svg:
+                return _svg_size(svg.read())
     try:
         with Image.open(data) as image:
             return image.size
-    except Exception:  # noqa: BLE001 - SVG and anything Pillow cannot read
+    except Exception:  # noqa: BLE001 - anything Pillow cannot read
         return None
 
 

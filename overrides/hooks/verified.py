@@ -7,6 +7,7 @@ the build environment; a record that cannot be read stops the build. The downloa
 parse (mdrun.export).
 """
 
+import html
 import posixpath
 from pathlib import Path
 
@@ -52,27 +53,33 @@ def on_files(files, config):
     return files
 
 
-def stamp(page, text, src_uri):
-    """The line under a page's title: what verified it, then its downloads."""
+def stamp(page, text, url):
+    """The lines under a page's title: what verified it, any deprecation warnings
+    it accepts, then its downloads, folded so the stamp stays short on a phone."""
     state, sentence = results.verdict(_record["records"].get(page.path), text,
                                       _record["lock"])
     links = []
     for label, _ in page.reader_paths():
         target = posixpath.relpath(export.download_name(page.path, label),
-                                   posixpath.dirname(src_uri) or ".")
-        base = posixpath.basename(target)
-        pair = (f'[notebook]({target}.ipynb){{ download="{base}.ipynb" }} · '
-                f'[script]({target}.py){{ download="{base}.py" }}')
-        links.append(f"{label}: {pair}" if label else pair)
-    accepted = [f"`{directives.literal(arg)}`" for block in page.blocks
-                for d in block.directives if d.short == "filterwarnings"
-                for arg in d.args]
-    warnings = (f"Accepts {len(accepted)} deprecation warning"
+                                   url.rstrip("/") or ".")  # from the page's URL
+        base = html.escape(posixpath.basename(target))
+        pair = (f'<a href="{html.escape(target)}.ipynb" download="{base}.ipynb">'
+                f'notebook</a> · <a href="{html.escape(target)}.py" '
+                f'download="{base}.py">script</a>')
+        links.append(f"{html.escape(label)}: {pair}" if label else pair)
+    accepted = [f"<code>{html.escape(text).replace('`', '&#96;')}</code>"
+                for text in dict.fromkeys(
+                    directives.literal(arg) for block in page.blocks
+                    for d in block.directives if d.short == "filterwarnings"
+                    for arg in d.args)]
+    warnings = (f"<br>\nAccepts {len(accepted)} deprecation warning"
                 f"{'s' if len(accepted) > 1 else ''}, as the page explains: "
-                + ", ".join(accepted) + "<br>\n") if accepted else ""
+                + ", ".join(accepted)) if accepted else ""
+    items = "".join(f"<li>{link}</li>" for link in links)
     return (f'<div class="stamp stamp--{state}" markdown>\n\n'
-            f"{STAMP_ICONS[state]} {sentence}<br>\n{warnings}"
-            f"Download what was tested: {'; '.join(links)}\n\n</div>\n")
+            f"{STAMP_ICONS[state]} {sentence}{warnings}\n\n"
+            f"<details><summary>Download what was tested</summary><ul>{items}</ul>"
+            "</details>\n\n</div>\n")
 
 
 def on_page_markdown(markdown, page, config, files):
@@ -82,7 +89,7 @@ def on_page_markdown(markdown, page, config, files):
     if not parsed.reader_paths():
         return markdown
     box = stamp(parsed, Path(page.file.abs_src_path).read_text(encoding="utf-8"),
-                page.file.src_uri)
+                page.url)
     lines = markdown.split("\n")
     first = next((i for i, line in enumerate(lines) if line.strip()), 0)
     at = first + 1 if lines[first].startswith("# ") else first

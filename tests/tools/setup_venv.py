@@ -3,9 +3,10 @@
 Runs under any python3, so it can say clearly when Python 3.11+ is missing. The lock
 (made by pip-tools from pyproject.toml's direct pins: `make lock`) must agree with
 pyproject.toml; a pin added without refreshing the lock fails here with the command
-to run. The install is keyed on a hash of the lock and pyproject.toml: a second run
-installs nothing, but still checks that the venv holds exactly the lock and repairs
-it when a package was added, removed or changed by hand. The stamp is written only
+to run. The install is keyed on a hash of the lock and of how pyproject.toml
+installs this project (not its tool settings): a second run installs nothing, but
+still checks that the venv holds exactly the lock and repairs it when a package was
+added, removed or changed by hand. The stamp is written only
 after a successful, verified install, so a failed install is retried on the next run.
 """
 
@@ -57,6 +58,15 @@ def locked_pins():
         fail("requirements.lock is missing; run 'make lock' to create it")
     lines = [line.split("#")[0].strip() for line in LOCK.read_text().splitlines()]
     return dict(normalise_pin(line) for line in lines if "==" in line)
+
+
+def installed_project():
+    """What pyproject.toml says about installing this project: its [project] table
+    and setuptools' package layout, not the tools' settings."""
+    import tomllib
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return [pyproject["project"], pyproject["tool"]["setuptools"]]
 
 
 def lock_problems(direct, locked):
@@ -118,7 +128,8 @@ def main():
     if problems:
         fail("requirements.lock does not match pyproject.toml: " + "; ".join(problems)
              + ". Run 'make lock' to refresh the lock, then commit it")
-    digest = hashlib.sha256(LOCK.read_bytes() + (ROOT / "pyproject.toml").read_bytes())
+    project = json.dumps(installed_project(), sort_keys=True).encode()
+    digest = hashlib.sha256(LOCK.read_bytes() + project)
     stamp = VENV / f".lock-{digest.hexdigest()[:16]}"
     python = VENV / "bin" / "python"
     if not python.exists():
