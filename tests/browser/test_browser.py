@@ -531,6 +531,44 @@ def test_notebook_pages_look_like_the_site(browser, server, viewport):
         context.close()
 
 
+# -- figures in both colour schemes -------------------------------------------------
+
+VARIANTS_JS = """
+() => [...document.querySelectorAll("article img")]
+  .filter(img => /#only-(light|dark)$/.test(img.getAttribute("src")))
+  .map(img => ({src: img.getAttribute("src"), shown: img.checkVisibility()}))
+"""
+
+
+def test_figures_with_light_and_dark_variants_show_the_one_for_the_scheme(
+        browser, server, pages, request):
+    """A figure drawn twice (media/x-light.svg#only-light, x-dark.svg#only-dark)
+    shows its light variant in the light scheme and its dark one in the dark."""
+    context = new_context(browser, server)
+    page = context.new_page()
+    checked = 0
+    try:
+        for path in pages:
+            page.goto(server.base + path, wait_until="load")
+            if not page.evaluate(VARIANTS_JS):
+                continue
+            for scheme in ("light", "dark"):
+                if scheme == "dark":
+                    page.locator(PALETTE_TOGGLE).locator("visible=true").click()
+                    page.wait_for_selector(SCHEME.format("slate"), timeout=5000)
+                for figure in page.evaluate(VARIANTS_JS):
+                    wanted = figure["src"].endswith(f"#only-{scheme}")
+                    assert figure["shown"] == wanted, (label(path), scheme, figure)
+                    checked += figure["shown"]
+            page.locator(PALETTE_TOGGLE).locator("visible=true").click()  # back
+            page.wait_for_selector(SCHEME.format("default"), timeout=5000)
+    finally:
+        context.close()
+    assert checked >= 2, "no figure on the site has light and dark variants"
+    browser_summary.record_check(
+        request.config, f"figures: {checked} scheme variants shown in their scheme")
+
+
 # -- maths ------------------------------------------------------------------------
 
 MATHS_JS = """
