@@ -119,6 +119,11 @@ def execute_notebook(
     }
     nb.metadata.pop("jupytext", None)
     env = dict(os.environ)
+    # The examples train tiny models, which one thread per library runs fastest, and
+    # a thread pool per library on a busy machine can stall them for minutes. As for
+    # the pages, this is the executor's job, not the notebook's code.
+    for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        env.setdefault(name, "1")
     # Figures show inline, as in Jupyter, even if the caller chose Agg.
     env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
