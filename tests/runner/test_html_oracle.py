@@ -118,4 +118,8 @@ def test_bad_pages_are_refused_at_the_right_line(name):
     with pytest.raises(MarkdownError) as error:
         parse(text, f"bad/{name}", base=ROOT)
     assert error.value.line == int(BAD[name]), str(error.value)
-    assert str(error.value).startswith(f"bad/{name}:{BAD[name]}: ")
+    prefix = f"bad/{name}:{BAD[name]}: "
+    assert str(error.value).startswith(prefix)
+    message = str(error.value).removeprefix(prefix)
+    assert len(message.split()) >= 5 and "None" not in message, (
+        f"the error must say what is wrong and what to do: {message!r}")
