@@ -99,29 +99,24 @@ def test_a_parent_killed_past_the_guard_fails_its_page_only(pytester, monkeypatc
                                  "killed by signal SIGKILL while running this block"])
 
 
-def test_a_dead_fork_server_is_replaced_and_its_killer_fails(pytester, monkeypatch):
-    # Only the fallback lets a block reach the server: with namespaces it is
-    # outside the page's PID namespace.
-    monkeypatch.setenv("MDRUN_ISOLATION", "audit")
+@pytest.mark.parametrize("mode, killed", [
+    # The fallback lets a block reach the server: it dies, is replaced, and only
+    # the page that killed it fails.
+    ("audit", "the runner's fork server died while this block ran"),
+    # In its PID namespace the page's grandparent is "pid 0": `kill -9 0` ends the
+    # block's own process group, and nothing outside the page.
+    pytest.param("namespaces", "the interpreter was killed by signal SIGKILL",
+                 marks=needs_namespaces),
+])
+def test_a_block_that_kills_its_parents_fails_alone(pytester, monkeypatch, mode,
+                                                    killed):
+    monkeypatch.setenv("MDRUN_ISOLATION", mode)
     names = [corpus_page(pytester, "kill-fork-server.md"),
              corpus_page(pytester, "fine.md"), corpus_page(pytester, "segfault.md")]
     result = run(pytester, *names, "--codeblocks-workers", "1")
     result.assert_outcomes(failed=2, skipped=1, passed=1)
     result.stdout.fnmatch_lines_random([
-        "kill-fork-server.md:3: the runner's fork server died while this block ran*",
-        "segfault.md:4: the interpreter was killed by signal SIGSEGV*"])
-
-
-@needs_namespaces
-def test_a_page_cannot_see_the_fork_server(pytester):
-    # In its PID namespace the page's grandparent is "pid 0": `kill -9 0` ends
-    # the block's own process group, and nothing outside the page.
-    names = [corpus_page(pytester, "kill-fork-server.md"),
-             corpus_page(pytester, "fine.md"), corpus_page(pytester, "segfault.md")]
-    result = run(pytester, *names, "--codeblocks-workers", "1")
-    result.assert_outcomes(failed=2, skipped=1, passed=1)
-    result.stdout.fnmatch_lines_random([
-        "kill-fork-server.md:3: the interpreter was killed by signal SIGKILL*",
+        f"kill-fork-server.md:3: {killed}*",
         "segfault.md:4: the interpreter was killed by signal SIGSEGV*"])
 
 
