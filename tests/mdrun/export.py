@@ -5,9 +5,11 @@ reader paths as the tests, so a download holds exactly the code that was tested,
 with the page's prose around it: Markdown cells in the notebook, comments in the
 script, and the outputs the page shows (which the test run compared) as the
 notebook's outputs. Prose inside content tabs of another reader path is left out.
-A block a skip directive keeps from running is kept as comments, saying why;
-blocks with conditions (skipif, importorskip, xfail) are kept as code, since the
-reader's machine decides them as the test run's did.
+A block a skip directive keeps from running is kept as comments, saying why, and
+so is an exercise's solution, which the tests run in a throwaway copy of the
+session (a script cannot), so the code after it runs as tested. Blocks with
+conditions (skipif, importorskip, xfail) are kept as code, since the reader's
+machine decides them as the test run's did.
 """
 
 import re
@@ -98,9 +100,13 @@ def _code(block, page_path):
     run it, with the reason."""
     code = block.code.rstrip("\n")
     held = skip_reason(block.directives, page_path)
-    if held is None:
+    if held is not None:
+        note = f"# Not run by the tests: {held}"
+    elif block.solution:
+        note = ("# A solution: the tests run it in a copy of the session, so nothing "
+                "after it sees what it does.\n# Uncomment it to run it here.")
+    else:
         return code
-    note = f"# Not run by the tests: {held}"
     return note + "\n" + "\n".join("# " + line for line in code.split("\n"))
 
 

@@ -98,6 +98,7 @@ class Fence:
     code: str  # the content as superfences hands it to the highlighter
     shown: str = "code"  # "code", "text" (inside indented code) or "comment"
     tabs: list = field(default_factory=list)  # [(tab set, label)], outermost first
+    solution: bool = False  # inside an admonition or details titled "Solution"
 
 
 @dataclass
@@ -290,6 +291,11 @@ def _fence(lines, start, end, prefix, marker, match, content):
 
 # --- the block structure --------------------------------------------------------
 
+def is_solution_title(title):
+    """An exercise's solution: an admonition or details block titled "Solution"."""
+    return title is not None and title.strip().casefold() == "solution"
+
+
 class Node:
     def __init__(self, kind, parent=None, label=None):
         self.kind, self.children, self.label, self.text = kind, [], label, ""
@@ -331,13 +337,16 @@ class Structure:
 
     def mark(self, text, parent):
         """Record the tab path of the fences whose placeholders are in `text`."""
-        tabs, node = [], parent
+        tabs, node, solution = [], parent, False
         while node is not None:
             if node.kind == "tab":
                 tabs.insert(0, (node.parent.label, node.label))
+            solution = solution or node.kind in ("admonition", "details") and \
+                is_solution_title(node.label)
             node = node.parent
         for key in self.keys(text):
             self.fences[key].tabs = tabs
+            self.fences[key].solution = solution
 
     def blocks(self, parent, blocks):
         while blocks:
@@ -376,8 +385,9 @@ class Structure:
                         self.tab_sets[sibling.label] = []
                     node = Node("tab", sibling, label=match[2])
                     self.tab_sets[sibling.label].append(match[2])
-                else:
-                    node = Node(kind, parent)
+                else:  # with its title, to tell an exercise's solution
+                    node = Node(kind, parent,
+                                label=match[2] if kind == "admonition" else match[3])
                 self.chunk(node, content)
                 if rest:
                     blocks.insert(0, rest)

@@ -61,6 +61,7 @@ class Block:
     info: str = ""  # the language as written on the fence ("" for none)
     directives: list[Directive] = field(default_factory=list)
     output: "Block | None" = None  # the expected-output fence that follows
+    solution: bool = False  # an exercise's solution: runs in a throwaway session copy
 
     @property
     def kind(self):
@@ -204,7 +205,7 @@ def parse(text, page, base=None):
                       _label(fence.tabs[0][1]) if fence.tabs else None,
                       directives=pending,
                       tabs=[(groups[key], _label(label)) for key, label in fence.tabs],
-                      info=fence.lang)
+                      info=fence.lang, solution=fence.solution)
         pending = []
         if block.directive("expected-output"):
             if last_python is None or last_python.output is not None:

@@ -27,6 +27,15 @@ def in_code(page, line):
                for fence in (block, block.output) if fence is not None)
 
 
+def _commented(code):
+    """A solution as downloads hold it: a note, then its code as comments."""
+    lines = code.rstrip("\n").split("\n")
+    assert lines, "an empty solution"
+    note = ["# A solution: the tests run it in a copy of the session, so nothing "
+            "after it sees what it does.", "# Uncomment it to run it here."]
+    return "\n".join(note + ["# " + line for line in lines])
+
+
 def html_of(site, page):
     return BeautifulSoup(html_file(site, page.path).read_text(), "html.parser")
 
@@ -47,7 +56,8 @@ def test_every_page_with_code_offers_a_notebook_and_a_script_per_reader_path(
             nbformat.validate(nb)
             code = [cell for cell in nb.cells if cell.cell_type == "code"]
             assert [cell.source for cell in code] == [
-                b.code.rstrip("\n") for b in blocks], (page.path, label)
+                _commented(b.code) if b.solution else b.code.rstrip("\n")
+                for b in blocks], (page.path, label)
             for cell, block in zip(code, blocks, strict=True):
                 shown = block.output.code if block.output else ""
                 printed = "".join(o.text for o in cell.outputs if o.name == "stdout")
@@ -63,7 +73,8 @@ def test_every_page_with_code_offers_a_notebook_and_a_script_per_reader_path(
             assert not re.search(r"# --- docs/\S+, line \d+ ---", script), page.path
             statements = [line for line in script.split("\n")
                           if line.strip() and not line.startswith("#")]
-            assert statements == [line for b in blocks for line in b.code.split("\n")
+            assert statements == [line for b in blocks if not b.solution
+                                  for line in b.code.split("\n")
                                   if line.strip() and not line.startswith("#")]
 
 
