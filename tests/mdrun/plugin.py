@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from . import directives, outputs, report, results
+from . import directives, outputs, report, results, shard
 from .markdown import MarkdownError, parse
 from .scheduler import Job, Scheduler, Step
 
@@ -32,6 +32,7 @@ BEGUN = pytest.StashKey[set]()
 PRINTED = pytest.StashKey[dict]()  # (page, output line) -> {stdout: step name}
 CONFLICTS = pytest.StashKey[set]()  # (page, output line) never to update
 REFUSED = pytest.StashKey[list]()  # why an update was not written
+SHARD = pytest.StashKey[tuple | None]()  # (K, N) of --shard K/N
 
 
 def pytest_addoption(parser):
@@ -39,6 +40,9 @@ def pytest_addoption(parser):
     group.addoption("--update-outputs", action="store_true",
                     help="rewrite expected-output fences (and media/ figures) "
                          "from this run instead of comparing")
+    group.addoption("--shard", default=None, metavar="K/N",
+                    help="run shard K of N: pages (with all their reader paths) and "
+                         "test files dealt out by their recorded times")
     group.addoption("--codeblocks-workers", type=int, default=None,
                     help="reader paths run at once (default: number of cores)")
     parser.addini("codeblocks_timeout", "default timeout of one block, in seconds",
@@ -55,6 +59,11 @@ def pytest_configure(config):
     config.stash[UPDATES] = {}
     config.stash[PRINTED], config.stash[CONFLICTS] = {}, set()
     config.stash[REFUSED] = []
+    try:
+        value = config.getoption("shard")
+        config.stash[SHARD] = shard.parse(value) if value is not None else None
+    except shard.ShardError as error:
+        raise pytest.UsageError(str(error)) from None
     try:
         config.stash[RESULTS] = results.load(config.rootpath)
     except results.RecordError as error:
@@ -97,6 +106,7 @@ class MarkdownFile(pytest.File):
         except MarkdownError as error:
             raise self.CollectError(str(error)) from None
         paths = parsed.reader_paths()
+        self.jobs = {}  # reader path's label ("" untabbed) -> its Job
         self.blocks, self.paths = len(parsed.blocks), max(1, len(paths))
         self.config.stash[TALLY].add_page(page, parsed.blocks, len(paths))
         if parsed.skipfile:
@@ -113,7 +123,7 @@ class MarkdownFile(pytest.File):
             suffix = f"[{label}]" if label is not None else ""
             steps = [self._step(block, f"{page}::L{block.line}{suffix}")
                      for block in blocks]
-            job = Job(steps)
+            job = self.jobs[label or ""] = Job(steps, page=page, label=label or "")
             chain = []  # the steps a cont block continues, as pytest-codeblocks
             for step in steps:
                 chain = chain + [step] if step.block.directive("cont") else [step]
@@ -374,8 +384,49 @@ def _parse_data(block):
         yaml.safe_load(block.code)
 
 
+def _unit(item):
+    """What --shard keeps together: a page, or a test file."""
+    if isinstance(item, MarkdownItem):
+        return ("page", item.parent.page)
+    return ("file", item.path.as_posix())
+
+
+def pytest_collection_modifyitems(config, items):
+    """--shard K/N: keep the items of the pages and test files dealt to shard K."""
+    if config.stash[SHARD] is None:
+        return
+    k, n = config.stash[SHARD]
+    records = config.stash[RESULTS]
+    units = list(dict.fromkeys(_unit(item) for item in items))
+    pages = {name: results.seconds(records.get(name)) for kind, name in units
+             if kind == "page"}
+    files = Counter(_unit(item)[1] for item in items if _unit(item)[0] == "file")
+    chosen = {("page", name) for name in shard.deal(pages, n)[k - 1]} | {
+        ("file", name) for name in shard.deal(dict(files), n)[k - 1]}
+    keep = [item for item in items if _unit(item) in chosen]
+    dropped = [item for item in items if _unit(item) not in chosen]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    items[:] = keep
+    for page in pages:
+        if ("page", page) not in chosen:
+            config.stash[TALLY].drop_page(page)
+    config.stash[TALLY].shard = (k, n, sum(1 for kind, _ in chosen if kind == "page"),
+                                 len(pages))
+
+
+def _longest_first(jobs, records):
+    """Reader paths in the order to start them: paths without a recorded time
+    first, then the longest first, ties by page, so no long path starts last."""
+    def key(job):
+        took = (records.get(job.page) or {}).get("seconds", {}).get(job.label)
+        return (took is not None, -(took or 0.0), job.page, job.label)
+    return sorted(jobs, key=key)
+
+
 def pytest_runtestloop(session):
-    """Start every reader path at once, in collection order, trimmed to selection."""
+    """Start every selected reader path at once, longest first, trimmed to the
+    selection."""
     if hasattr(session.config, "workerinput") or session.config.option.collectonly:
         return
     scheduler = session.config.stash[SCHEDULER]
@@ -386,6 +437,8 @@ def pytest_runtestloop(session):
     for job, names in selected.values():
         last = max(i for i, s in enumerate(job.steps) if s.name in names)
         job.steps = job.steps[:last + 1]
+    for job in _longest_first([job for job, _ in selected.values()],
+                              session.config.stash[RESULTS]):
         scheduler.submit(job)
 
 
@@ -430,15 +483,21 @@ def _record_result(item, rep):
     if outcome is not None:
         record["versions"].update(outcome.result.get("versions", {}))
     if record["passed"] + record["skipped"] + record["failed"] == record["total"]:
-        results.save(item.config.rootpath, records)  # the page is complete
+        times = {label: round(job.seconds, 1) for label, job in page.jobs.items()
+                 if job.seconds is not None}
+        if times and len(times) == len(page.jobs):
+            record["seconds"] = times
+        results.save(item.config.rootpath, {page.page: record})  # page complete
 
 
 def pytest_sessionfinish(session):
     if hasattr(session.config, "workeroutput"):  # xdist: the controller reports
         session.config.workeroutput["mdrun_tally"] = session.config.stash[
             TALLY].export()
-    if session.config.stash[BEGUN]:
-        results.save(session.config.rootpath, session.config.stash[RESULTS])
+    begun = session.config.stash[BEGUN]
+    if begun:
+        records = session.config.stash[RESULTS]
+        results.save(session.config.rootpath, {page: records[page] for page in begun})
     stash = session.config.stash
     for path, updates in list(stash[UPDATES].items()):
         for line in [line for line in updates if (path, line) in stash[CONFLICTS]]:

@@ -94,6 +94,7 @@ class Tally:
     workers: int = 1
     isolation: Counter = field(default_factory=Counter)  # mode -> pages run in it
     page_paths: dict = field(default_factory=dict)  # page -> its reader paths
+    shard: tuple | None = None  # (K, N, pages in shard K, pages in all)
 
     @property
     def paths(self):
@@ -103,6 +104,12 @@ class Tally:
         self.pages.add(page)
         self.blocks.update((page, b.line) for b in blocks)
         self.page_paths[page] = paths
+
+    def drop_page(self, page):
+        """Forget a page another shard runs."""
+        self.pages.discard(page)
+        self.blocks = {(p, line) for p, line in self.blocks if p != page}
+        self.page_paths.pop(page, None)
 
     def export(self):
         """This tally as plain data, for an xdist worker to hand to the controller."""
@@ -153,6 +160,9 @@ class Tally:
                       f"{wall:.1f} s on {self.workers} workers; overhead ratio "
                       f"{wall / ideal if ideal else float('nan'):.2f} "
                       "(wall / (block time / workers))"]
+        if self.shard:
+            k, n, mine, pages = self.shard
+            head += f" (shard {k}/{n}: {mine} of {pages} pages)"
         return [head] + timing + self._isolation() + (
             ["blocks not executed:"] + rows if rows else [])
 

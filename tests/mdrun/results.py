@@ -4,10 +4,15 @@ It lives beside the pages, in docs/verified.json, and is committed with them, so
 fresh clone's build stamps each page from it. The runner writes a page's record as
 its blocks finish; the build reads it. A record holds a hash of the page text and of
 requirements.lock as they ran, so a page edited since is not claimed as verified.
-A record that is unchanged but for its date keeps its old date, so the file only
-changes when something verified changed.
+A record also holds each reader path's wall time ("seconds", by tab label, "" for
+an untabbed page), which the scheduler and --shard balance on. A record that is
+unchanged but for its date, and for times within a quarter (or a second) of the
+old ones, keeps its old date and times, so the file only changes when something
+verified changed. Runs that end at once (two terminals, two shards) each write
+their own pages, under a lock.
 """
 
+import fcntl
 import hashlib
 import json
 import os
@@ -59,26 +64,43 @@ def load(root):
     return records
 
 
-def _same_but_date(old, new):
-    return old is not None and {**old, "date": new["date"]} == new
+def _close(old, new):
+    """Two wall times that differ by no more than noise."""
+    return abs(old - new) <= max(1.0, 0.25 * old)
 
 
-def save(root, records):
-    """Write the records atomically; keep a page's old date if nothing else moved."""
+def _steady(old, record):
+    """The record, keeping the old date and times where only noise moved."""
+    if old is None:
+        return record
+    seconds = record.get("seconds", {})
+    kept = {label: old["seconds"][label] if label in old.get("seconds", {}) and
+            _close(old["seconds"][label], value) else value
+            for label, value in seconds.items()}
+    steady = {**record, "seconds": kept} if "seconds" in record else record
+    if {**old, "date": record["date"]} == steady:
+        return {**steady, "date": old["date"]}
+    return steady
+
+
+def save(root, pages):
+    """Write these pages' records into the record file, atomically and under a
+    lock, keeping every other page's record as the file has it now."""
     path = Path(root) / RECORD
-    try:
-        old = load(root)
-    except RecordError:
-        old = {}
-    for page, record in records.items():
-        if _same_but_date(old.get(page), record):
-            record["date"] = old[page]["date"]
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump(records, out, indent=1, sort_keys=True)
-        out.write("\n")
-    os.replace(tmp, path)
+    with open(path.parent / ".verified.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            records = load(root)
+        except RecordError:
+            records = {}
+        for page, record in pages.items():
+            records[page] = _steady(records.get(page), record)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(records, out, indent=1, sort_keys=True)
+            out.write("\n")
+        os.replace(tmp, path)
 
 
 def new_record(text, total, blocks=None, paths=1, lock=None):
@@ -87,6 +109,12 @@ def new_record(text, total, blocks=None, paths=1, lock=None):
             "blocks": total if blocks is None else blocks, "paths": paths,
             "failed": 0, "date": datetime.now(UTC).date().isoformat(), "lock": lock,
             "versions": {"Python": platform.python_version()}}
+
+
+def seconds(record):
+    """A page's recorded wall time, its paths' times added up; None if unknown."""
+    times = (record or {}).get("seconds")
+    return sum(times.values()) if times else None
 
 
 def stale(record, text, lock):

@@ -54,16 +54,35 @@ class Outcome:
 @dataclass
 class Job:
     steps: list[Step]
+    page: str = ""  # the page it is a reader path of
+    label: str = ""  # its tab label, "" on an untabbed page
     outcomes: dict = field(default_factory=dict)  # step name -> Outcome
     events: dict = field(default_factory=dict)
     started: bool = False
-    started_at: float | None = None
+    started_at: float | None = None  # when it was submitted
+    began: float | None = None  # when a worker took it up
+    ready: float | None = None  # when its session started its first block
+    ended: float | None = None  # when its last block was settled
+
+    @property
+    def seconds(self):
+        """Its wall time, from being taken up to its last block, or None."""
+        return None if self.began is None or self.ended is None \
+            else self.ended - self.began
+
+    @property
+    def startup(self):
+        """From being taken up to its first block: fork, isolation, session."""
+        return None if self.began is None or self.ready is None \
+            else self.ready - self.began
 
     def __post_init__(self):
         self.events = {s.name: threading.Event() for s in self.steps}
 
     def settle(self, step, outcome):
         self.outcomes[step.name] = outcome
+        if len(self.outcomes) == len(self.steps):
+            self.ended = time.monotonic()
         self.events[step.name].set()
 
 
@@ -228,6 +247,7 @@ class Scheduler:
                 pass
 
     def _run_guarded(self, job):
+        job.began = time.monotonic()
         try:
             self._run(job)
         except BaseException as error:  # noqa: BLE001 - never leave items waiting
@@ -283,7 +303,8 @@ class Scheduler:
             self.isolation[server.mode() or "unknown"] += 1
             conn.send({"workdir": workdir, "repo": self.repo,
                        "blocks": [{"page": s.block.page, "source": s.block.source(),
-                                   "gates": s.gates, "filters": s.filters}
+                                   "gates": s.gates, "filters": s.filters,
+                                   "solution": s.block.solution}
                                   for s in runnable]})
             self._drive(job, conn, pending, workdir, page, log)
         except EOFError:
@@ -358,6 +379,7 @@ class Scheduler:
             message = conn.recv()
             if message[0] == "start":
                 current = message[1]
+                job.ready = job.ready or time.monotonic()
                 server_alive = not page.server.dying()
             elif message[0] == "done":
                 step = pending.pop(0)
@@ -374,7 +396,7 @@ class Scheduler:
                     return
                 job.settle(step, Outcome(result["status"], result, workdir=workdir))
                 current = None
-                if result["status"] == "failed":
+                if result["status"] == "failed" and not step.block.solution:
                     self._skip_rest(job, pending, f"{step.name} failed")
                     return
             else:  # "end"

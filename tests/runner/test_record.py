@@ -1,0 +1,40 @@
+"""The verification record as the runner writes it: per-page, merged, steady."""
+
+from mdrun import results
+
+
+def record(text="# Page\n", seconds=None, date="2026-01-02"):
+    made = results.new_record(text, total=1, lock="abc")
+    made.update(passed=1, date=date)
+    if seconds is not None:
+        made["seconds"] = seconds
+    return made
+
+
+def test_saving_some_pages_keeps_every_other_page_as_the_file_has_it(tmp_path):
+    results.save(tmp_path, {"docs/a.md": record()})
+    results.save(tmp_path, {"docs/b.md": record("# B\n")})
+    assert set(results.load(tmp_path)) == {"docs/a.md", "docs/b.md"}
+
+
+def test_noise_in_the_times_keeps_the_old_date_and_times(tmp_path):
+    results.save(tmp_path, {"p.md": record(seconds={"": 20.0, "B": 0.5})})
+    results.save(tmp_path, {"p.md": record(seconds={"": 24.0, "B": 1.4},
+                                           date="2026-03-04")})
+    kept = results.load(tmp_path)["p.md"]
+    assert (kept["seconds"], kept["date"]) == ({"": 20.0, "B": 0.5}, "2026-01-02")
+    results.save(tmp_path, {"p.md": record(seconds={"": 40.0, "B": 0.5},
+                                           date="2026-03-04")})
+    moved = results.load(tmp_path)["p.md"]
+    assert (moved["seconds"], moved["date"]) == ({"": 40.0, "B": 0.5}, "2026-03-04")
+    assert results.seconds(moved) == 40.5 and results.seconds({}) is None
+
+
+def test_a_run_records_each_reader_paths_wall_time(pytester):
+    (pytester.path / "docs").mkdir()
+    (pytester.path / "docs" / "t.md").write_text(
+        '=== "A"\n\n    ```python\n    x = 1\n    ```\n\n'
+        '=== "B"\n\n    ```python\n    import time; time.sleep(1.2)\n    ```\n')
+    pytester.runpytest("-p", "no:cacheprovider", "docs").assert_outcomes(passed=2)
+    seconds = results.load(pytester.path)["docs/t.md"]["seconds"]
+    assert set(seconds) == {"A", "B"} and seconds["B"] >= 1.2 > seconds["A"]
