@@ -20,11 +20,9 @@ import faulthandler
 import functools
 import importlib
 import linecache
-import multiprocessing.connection
 import operator
 import os
 import re
-import shutil
 import signal
 import sys
 import time
@@ -32,7 +30,7 @@ import traceback
 import types
 import warnings
 
-from . import directives, sandbox
+from . import directives, sandbox, solution
 from .results import LIBRARIES
 
 RUNNER = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -342,61 +340,6 @@ def run_block(block, namespace, state=None):
     return result
 
 
-def _solution_result(reader, pid):
-    """The result a forked solution sent, or a failure saying how it ended."""
-    try:
-        result = reader.recv()
-    except EOFError:
-        result = None
-    _, status = os.waitpid(pid, 0)
-    if result is not None:
-        return result
-    code = os.waitstatus_to_exitcode(status)
-    how = f"was killed by signal {signal.Signals(-code).name}" if code < 0 else \
-        f"exited with code {code}"
-    return {"status": "failed", "stdout": "", "stderr": "", "figures": [],
-            "versions": {}, "error": {
-                "type": "SolutionEnded", "line": None, "traceback": "",
-                "message": f"the solution's process {how} before it finished"}}
-
-
-def run_solution(block, namespace, state, index):
-    """Run an exercise's solution in a fork of this session.
-
-    The fork sees every name, object and file the blocks before it made, and works
-    in a copy of the working folder; whatever it defines, changes, writes or sets
-    (names, objects in place, files, environment, current folder, `__future__`
-    flags) ends with it, so later blocks and other solutions see the session as if
-    it had never run. Figures it saves are not published.
-    """
-    workdir = state["workdir"]
-    copy = os.path.join(os.path.dirname(workdir), f"solution-{index}")
-    shutil.copytree(workdir, copy, symlinks=True)
-    where = os.path.relpath(os.getcwd(), workdir)
-    reader, writer = multiprocessing.connection.Pipe(duplex=False)
-    pid = os.fork()
-    if pid == 0:  # the solution's own copy of the session
-        code = 0
-        try:
-            reader.close()
-            if not where.startswith(os.pardir):  # the same place in the copy
-                os.chdir(os.path.join(copy, where))
-            home = os.path.join(copy, ".home")
-            os.environ.update(HOME=home, MPLCONFIGDIR=os.path.join(home, ".matplotlib"))
-            result = run_block(block, namespace, state)
-            writer.send({**result, "figures": []})
-        except BaseException:  # noqa: BLE001 - the parent reports how it ended
-            code = 70
-        finally:
-            os._exit(code)
-    writer.close()
-    try:
-        return _solution_result(reader, pid)
-    finally:
-        reader.close()
-        shutil.rmtree(copy, ignore_errors=True)
-
-
 def run(conn, spec, context=None):
     """Run every block in spec["blocks"], stopping at the first failure."""
     context = context or {}
@@ -409,7 +352,7 @@ def run(conn, spec, context=None):
         conn.send(("start", index))
         state["index"] = index
         if block.get("solution"):
-            result = run_solution(block, namespace, state, index)
+            result = solution.run(run_block, block, namespace, state, index)
         else:
             result = run_block(block, namespace, state)
         result["isolation"] = context.get("isolation", "audit: in-process")

@@ -139,3 +139,72 @@ def test_a_solution_on_a_reader_path_sees_that_path(pytester):
 def test_which_boxes_hold_a_solution(title, solution):
     text = f'{title}\n\n    ```python\n    x = 1\n    ```\n'
     assert [b.solution for b in parse(text, "page.md").blocks] == [solution]
+
+
+THREADED = '''
+    ```python
+    import os, threading, time
+    import numpy as np
+    threading.Thread(target=time.sleep, args=(600,), daemon=True).start()
+    items, x = [1, 2], 1
+    np.random.seed(0)
+    ```
+
+    ??? success "Solution"
+
+        ```python
+        x, more = 2, np.random.rand(5)
+        os.environ["FROM_SOLUTION"] = "1"
+        open("new.txt", "w").close()
+        {extra}
+        ```
+
+    ```python
+    assert x == 1 and "more" not in globals() and items == [1, 2]
+    assert "FROM_SOLUTION" not in os.environ and not os.path.exists("new.txt")
+    assert round(np.random.rand(), 6) == 0.548814, "the random state was put back"
+    ```
+'''
+
+
+def test_a_solution_in_a_threaded_session_runs_contained_and_leaves_no_trace(
+        pytester):
+    """A session with threads is not forked (a fork finds its threads gone): the
+    solution runs in a copy of the namespace, with folder, environment and random
+    states put back."""
+    write_page(pytester, "page.md", THREADED.replace("{extra}", "pass"))
+    run(pytester, "page.md").assert_outcomes(passed=3)
+
+
+def test_a_contained_solution_that_changes_a_value_in_place_fails_naming_it(
+        pytester):
+    write_page(pytester, "page.md", THREADED.replace("{extra}", "items.append(3)"))
+    result = run(pytester, "page.md")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["*SolutionLeaks: the solution changed `items` in "
+                                 "place, which the blocks after it would see*"])
+
+
+def test_a_solution_runs_tensorflow_graphs_after_the_page_did(pytester):
+    """TensorFlow's runtime threads would be gone in a fork, and a graph would hang."""
+    write_page(pytester, "page.md", '''
+        ```python
+        import tensorflow as tf
+        double = tf.function(lambda x: 2 * x)
+        print(double(tf.ones(2)).numpy())
+        ```
+
+        ??? success "Solution"
+
+            ```python
+            triple = tf.function(lambda x: 3 * x)
+            print(triple(tf.ones(2)).numpy())
+            ```
+
+            <!--pytest-codeblocks:expected-output-->
+            ```text
+            [3. 3.]
+            ```
+        ''')
+    result = run(pytester, "page.md", "-o", "codeblocks_timeout=120")
+    result.assert_outcomes(passed=2)
