@@ -27,6 +27,7 @@ import importlib
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -201,11 +202,42 @@ def _mode():
     return NAMESPACES if why is None else f"audit: {why}"
 
 
+def _preload(modules, backend):
+    """Import the modules, Keras choosing `backend`, leaving no trace a page sees:
+    KERAS_BACKEND as it was, keras.json in a folder of its own (a page's Keras
+    writes its own into its home), libraries' start-up logs kept off the terminal
+    unless an import fails."""
+    saved = {name: os.environ.get(name) for name in ("KERAS_BACKEND", "KERAS_HOME")}
+    home = tempfile.mkdtemp(prefix="mdrun-keras-")
+    if backend is not None:
+        os.environ.update(KERAS_BACKEND=backend, KERAS_HOME=home)
+    log = tempfile.TemporaryFile()
+    stderr = os.dup(2)
+    os.dup2(log.fileno(), 2)
+    try:
+        for name in (*STDLIB, *modules):
+            importlib.import_module(name)
+    except BaseException:
+        os.dup2(stderr, 2)
+        log.seek(0)
+        sys.stderr.write(log.read().decode(errors="replace"))
+        raise
+    finally:
+        os.dup2(stderr, 2)
+        os.close(stderr)
+        log.close()
+        shutil.rmtree(home, ignore_errors=True)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def serve(preload):
     """Read fork requests from stdin until it closes; report pids and statuses."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle
-    for name in (*STDLIB, *preload):
-        importlib.import_module(name)
+    _preload(preload, os.environ.pop("MDRUN_KERAS_BACKEND", None))
     importlib.import_module("mdrun.session")
     out = os.fdopen(os.dup(1), "w", buffering=1)
 

@@ -437,8 +437,9 @@ def pytest_runtestloop(session):
     for job, names in selected.values():
         last = max(i for i, s in enumerate(job.steps) if s.name in names)
         job.steps = job.steps[:last + 1]
-    for job in _longest_first([job for job, _ in selected.values()],
-                              session.config.stash[RESULTS]):
+    jobs = [job for job, _ in selected.values()]
+    scheduler.plan(jobs)
+    for job in _longest_first(jobs, session.config.stash[RESULTS]):
         scheduler.submit(job)
 
 
@@ -524,6 +525,8 @@ def pytest_terminal_summary(terminalreporter, config):
     tally = config.stash[TALLY]
     if not tally.pages:
         return
+    scheduler = config.stash[SCHEDULER]
+    tally.warm, tally.cold = scheduler.warm, scheduler.cold
     updates = config.stash[UPDATES]
     terminalreporter.section("code blocks")
     for line in tally.lines():

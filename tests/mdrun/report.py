@@ -95,6 +95,8 @@ class Tally:
     isolation: Counter = field(default_factory=Counter)  # mode -> pages run in it
     page_paths: dict = field(default_factory=dict)  # page -> its reader paths
     shard: tuple | None = None  # (K, N, pages in shard K, pages in all)
+    warm: dict = field(default_factory=dict)  # Keras backend -> preloaded modules
+    cold: list = field(default_factory=list)  # (path, why it could not start warm)
 
     @property
     def paths(self):
@@ -163,8 +165,19 @@ class Tally:
         if self.shard:
             k, n, mine, pages = self.shard
             head += f" (shard {k}/{n}: {mine} of {pages} pages)"
-        return [head] + timing + self._isolation() + (
+        return [head] + timing + self._isolation() + self._warm() + (
             ["blocks not executed:"] + rows if rows else [])
+
+    def _warm(self):
+        """Which warm interpreters paths forked from, and which paths ran cold."""
+        if not self.warm:
+            return []
+        kinds = [("Keras on " + backend if backend else "no Keras") + ": " +
+                 (", ".join(modules) or "nothing")
+                 for backend, modules in sorted(self.warm.items(),
+                                                key=lambda item: item[0] or "")]
+        lines = ["warm interpreters: " + "; ".join(kinds)]
+        return lines + [f"  ran cold: {path}: {why}" for path, why in self.cold]
 
     def _isolation(self):
         """One line on how pages were isolated; a fallback is always said."""

@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
+from . import warm
 from .forkserver import ForkServer, ForkServerDied
 
 START_TIMEOUT = 60
@@ -158,7 +159,10 @@ class Scheduler:
     def __init__(self, repo, workers, preload=()):
         self.repo, self.workers = str(repo), max(1, workers)
         self._pool = ThreadPoolExecutor(max_workers=self.workers)
-        self._server = None
+        self._servers = {}  # Keras backend (None: no Keras) -> its ForkServer
+        self._needed = None  # top-level modules the run's paths import; None: all
+        self.cold = []  # (path's test id, why it could not start warm)
+        self.warm = {}  # Keras backend (None: no Keras) -> the modules it preloaded
         self._lock = threading.Lock()
         self._preload = preload
         self._tmp = tempfile.mkdtemp(prefix="mdrun-")
@@ -196,12 +200,58 @@ class Scheduler:
             except ProcessLookupError:
                 pass
 
-    def _fork_server(self):
+    def plan(self, jobs):
+        """Preload only modules some path of this run imports."""
+        self._needed = warm.imported(s.block.source() for job in jobs
+                                     for s in job.steps)
+
+    def _modules(self, backend):
+        """What the server for `backend` imports: the preload modules the run's
+        paths import, Keras and TensorFlow only into a server with a backend."""
+        keras = [name for name in self._preload if name.split(".")[0] in warm.KERAS]
+        chosen = [name for name in self._preload if self._needed is None
+                  or name.split(".")[0] in self._needed]
+        if backend is None:
+            return [name for name in chosen if name not in keras]
+        chosen = [name for name in self._preload if name in chosen or name in keras]
+        if "tensorflow" in chosen and backend != "tensorflow":
+            chosen.remove("tensorflow")  # Keras on another backend needs no TF
+        return chosen
+
+    def _server_for(self, job):
+        """The backend of the warm server `job` forks from (None: no Keras)."""
+        if not any(name.split(".")[0] in warm.KERAS for name in self._preload):
+            return None
+        backend, why = warm.choose([s.block.source() for s in job.steps
+                                    if s.skip is None])
+        if why:
+            self.cold.append((job.steps[0].name.split("::")[0] + (
+                f" [{job.label}]" if job.label else ""), why))
+        return backend
+
+    def _fork(self, job, request):
+        """(server, supervisor pid) for the job: from its warm server, replaced
+        once if it died; a path whose warm server keeps dying runs cold."""
+        backend = self._server_for(job)
+        for attempt in range(2):
+            try:
+                server = self._fork_server(backend)
+                return server, server.fork(request)
+            except ForkServerDied:
+                if attempt and backend is not None:
+                    self.cold.append((job.steps[0].name.split("::")[0],
+                                      f"the warm interpreter for Keras on {backend} "
+                                      "died twice"))
+        server = self._fork_server(None)
+        return server, server.fork(request)
+
+    def _fork_server(self, backend=None):
         with self._lock:
-            if self._server is not None and self._server.dead:
-                self._server.close()  # a block killed it, or it crashed: replace it
-                self._server = None
-            if self._server is None:
+            server = self._servers.get(backend)
+            if server is not None and server.dead:
+                server.close()  # a block killed it, or it crashed: replace it
+                server = None
+            if server is None:
                 # Pages run side by side, so each gets its share of the cores
                 # rather than every library's thread pool oversubscribing them:
                 # OpenMP (NumPy's BLAS, PyTorch) and TensorFlow's two pools. This
@@ -212,8 +262,11 @@ class Scheduler:
                     "TF_NUM_INTEROP_THREADS")}
                 env = {**shares, **os.environ, "MPLBACKEND": "Agg",
                        "PYTHONDONTWRITEBYTECODE": "1"}
-                self._server = ForkServer(self._preload, env)
-            return self._server
+                if backend is not None:
+                    env["MDRUN_KERAS_BACKEND"] = backend
+                modules = self.warm[backend] = self._modules(backend)
+                server = self._servers[backend] = ForkServer(modules, env)
+            return server
 
     def submit(self, job):
         """Start `job` on the pool, once."""
@@ -233,11 +286,11 @@ class Scheduler:
     def close(self):
         """Stop every page still running, then clean up (also after Ctrl-C)."""
         self.interrupt()
-        if self._server is not None:
-            self._server.kill()  # also wakes a page waiting for the server to fork
+        for server in list(self._servers.values()):
+            server.kill()  # also wakes a page waiting for the server to fork
         self._pool.shutdown(wait=True, cancel_futures=True)
-        if self._server is not None:
-            self._server.close()
+        for server in list(self._servers.values()):
+            server.close()
         shutil.rmtree(self._tmp, ignore_errors=True)
         if self._previous is not None and signal.getsignal(
                 signal.SIGTERM) == self._on_sigterm:
@@ -277,12 +330,7 @@ class Scheduler:
         listener.settimeout(0.2)
         request = {"socket": address, "log": log, "status": status,
                    "repo": self.repo, "base": base}
-        try:
-            server = self._fork_server()
-            pid = server.fork(request)
-        except ForkServerDied:
-            server = self._fork_server()  # it died since: one more try
-            pid = server.fork(request)
+        server, pid = self._fork(job, request)
         page = _Page(pid, server, base)
         with self._lock:
             self._pages[pid] = page

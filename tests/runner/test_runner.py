@@ -487,15 +487,21 @@ def test_selecting_one_block_runs_the_blocks_before_it(pytester):
 
 
 def test_preloaded_modules_are_imported_once_but_the_namespace_is_fresh(pytester):
-    pytester.makeini("[pytest]\ncodeblocks_preload = colorsys\n")
+    """Only preload modules some page of the run imports are preloaded."""
+    pytester.makeini("[pytest]\ncodeblocks_preload = colorsys\n    wave\n")
     page(pytester, "pre.md", '''
         ```python
         import sys
         assert "colorsys" in sys.modules, "preloaded by the fork server"
         assert "colorsys" not in globals(), "but not in the page's namespace"
+        assert "wave" not in sys.modules, "no page imports it: not preloaded"
+        ```
+
+        ```python
+        import colorsys
         ```
     ''')
-    run(pytester, "pre.md").assert_outcomes(passed=1)
+    run(pytester, "pre.md").assert_outcomes(passed=2)
 
 
 def test_the_run_records_what_it_verified_for_the_page_stamp(pytester):
