@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup lock serve build test bench clean
+.PHONY: setup lock serve build test test-changed bench clean
 
 setup:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { \
@@ -28,6 +28,11 @@ build: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# For authors: only pages changed since their record, and test folders whose
+# inputs changed since they last passed; then the records of those pages.
+test-changed: setup
+	$(BIN)/python -m pytest --changed
 
 bench: setup
 	$(BIN)/python tests/tools/bench.py

@@ -6,9 +6,9 @@ import sys
 import pytest
 from project import ROOT
 
-# The browser and link tests' summary; loaded here so that the controller of a
-# pytest-xdist run prints it too.
-pytest_plugins = ["browser_summary"]
+# The browser and link tests' summary, and --changed for the test folders; loaded
+# here so that the controller of a pytest-xdist run has them too.
+pytest_plugins = ["browser_summary", "changed"]
 
 
 @pytest.fixture(scope="session")

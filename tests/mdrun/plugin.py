@@ -40,6 +40,9 @@ def pytest_addoption(parser):
     group.addoption("--update-outputs", action="store_true",
                     help="rewrite expected-output fences (and media/ figures) "
                          "from this run instead of comparing")
+    group.addoption("--changed", action="store_true",
+                    help="run only the pages whose text, or requirements.lock, "
+                         "changed since their record (and update their records)")
     group.addoption("--shard", default=None, metavar="K/N",
                     help="run shard K of N: pages (with all their reader paths) and "
                          "test files dealt out by their recorded times")
@@ -391,8 +394,32 @@ def _unit(item):
     return ("file", item.path.as_posix())
 
 
+def _deselect(config, items, keep):
+    """Keep the items `keep` says to; report the others as deselected, and drop
+    pages left with no item from the summary."""
+    dropped = [item for item in items if not keep(item)]
+    if not dropped:
+        return
+    config.hook.pytest_deselected(items=dropped)
+    items[:] = [item for item in items if keep(item)]
+    left = {item.parent.page for item in items if isinstance(item, MarkdownItem)}
+    for page in {item.parent.page for item in dropped
+                 if isinstance(item, MarkdownItem)} - left:
+        config.stash[TALLY].drop_page(page)
+
+
+def _current(config, page):
+    """True if the page's record covers its text and the lock as they are."""
+    record = config.stash[RESULTS].get(page.page)
+    return results.stale(record, page.text, config.stash[LOCK]) is None
+
+
 def pytest_collection_modifyitems(config, items):
-    """--shard K/N: keep the items of the pages and test files dealt to shard K."""
+    """--changed: keep only pages changed since their record. --shard K/N: keep
+    the items of the pages and test files dealt to shard K."""
+    if config.getoption("changed"):
+        _deselect(config, items, lambda item: not isinstance(item, MarkdownItem)
+                  or not _current(config, item.parent))
     if config.stash[SHARD] is None:
         return
     k, n = config.stash[SHARD]
@@ -403,14 +430,7 @@ def pytest_collection_modifyitems(config, items):
     files = Counter(_unit(item)[1] for item in items if _unit(item)[0] == "file")
     chosen = {("page", name) for name in shard.deal(pages, n)[k - 1]} | {
         ("file", name) for name in shard.deal(dict(files), n)[k - 1]}
-    keep = [item for item in items if _unit(item) in chosen]
-    dropped = [item for item in items if _unit(item) not in chosen]
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-    items[:] = keep
-    for page in pages:
-        if ("page", page) not in chosen:
-            config.stash[TALLY].drop_page(page)
+    _deselect(config, items, lambda item: _unit(item) in chosen)
     config.stash[TALLY].shard = (k, n, sum(1 for kind, _ in chosen if kind == "page"),
                                  len(pages))
 

@@ -38,3 +38,31 @@ def test_a_run_records_each_reader_paths_wall_time(pytester):
     pytester.runpytest("-p", "no:cacheprovider", "docs").assert_outcomes(passed=2)
     seconds = results.load(pytester.path)["docs/t.md"]["seconds"]
     assert set(seconds) == {"A", "B"} and seconds["B"] >= 1.2 > seconds["A"]
+
+
+def test_changed_runs_only_pages_changed_since_their_record(pytester):
+    docs = pytester.path / "docs"
+    docs.mkdir()
+    (docs / "same.md").write_text("```python\nx = 1\n```\n")
+    (docs / "edited.md").write_text("```python\ny = 1\n```\n")
+    pytester.runpytest("-p", "no:cacheprovider", "docs").assert_outcomes(passed=2)
+    (docs / "edited.md").write_text("```python\ny = 2\n```\n")
+    result = pytester.runpytest("-p", "no:cacheprovider", "docs", "--changed")
+    result.assert_outcomes(passed=1, deselected=1)
+    result.stdout.fnmatch_lines(["docs: 1 blocks on 1 pages*"])
+    record = results.load(pytester.path)["docs/edited.md"]
+    assert results.stale(record, "```python\ny = 2\n```\n", None) is None
+    pytester.runpytest("-p", "no:cacheprovider", "docs", "--changed"
+                       ).assert_outcomes(deselected=2)
+
+
+def test_a_test_folder_reruns_when_any_input_changes(tmp_path):
+    from changed import digest
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text("a")
+    (tmp_path / "mkdocs.yml").write_text("site_name: x")
+    before = digest(tmp_path, ["docs", "mkdocs.yml", "missing"])
+    assert digest(tmp_path, ["docs", "mkdocs.yml", "missing"]) == before
+    (tmp_path / "docs" / "b.md").write_text("")
+    assert digest(tmp_path, ["docs", "mkdocs.yml", "missing"]) != before
