@@ -46,6 +46,9 @@ def pytest_addoption(parser):
     group.addoption("--shard", default=None, metavar="K/N",
                     help="run shard K of N: pages (with all their reader paths) and "
                          "test files dealt out by their recorded times")
+    group.addoption("--codeblocks-timings", default=None, metavar="FILE",
+                    help="write each reader path's start-up, block and wall times "
+                         "to FILE as JSON (make bench reads it)")
     group.addoption("--codeblocks-workers", type=int, default=None,
                     help="reader paths run at once (default: number of cores)")
     parser.addini("codeblocks_timeout", "default timeout of one block, in seconds",
@@ -515,6 +518,7 @@ def pytest_sessionfinish(session):
     if hasattr(session.config, "workeroutput"):  # xdist: the controller reports
         session.config.workeroutput["mdrun_tally"] = session.config.stash[
             TALLY].export()
+    _write_timings(session)
     begun = session.config.stash[BEGUN]
     if begun:
         records = session.config.stash[RESULTS]
@@ -532,6 +536,25 @@ def pytest_sessionfinish(session):
             stash[REFUSED].append(str(error))
             updates.clear()
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _write_timings(session):
+    """--codeblocks-timings FILE: each reader path's times, and the run's wall."""
+    target = session.config.getoption("codeblocks_timings")
+    if not target:
+        return
+    jobs = {id(item.job): item.job for item in session.items
+            if isinstance(item, CodeItem)}
+    paths = [{"page": job.page, "label": job.label, "startup": job.startup,
+              "wall": job.seconds,
+              "blocks": sum(o.result.get("duration", 0.0)
+                            for o in job.outcomes.values())}
+             for job in jobs.values()]
+    ran = [job for job in jobs.values() if job.seconds is not None]
+    wall = max(j.ended for j in ran) - min(j.began for j in ran) if ran else None
+    Path(target).write_text(json.dumps({
+        "workers": session.config.stash[TALLY].workers, "wall": wall,
+        "paths": paths}, indent=1))
 
 
 @pytest.hookimpl(optionalhook=True)

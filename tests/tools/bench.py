@@ -4,9 +4,13 @@ Generates a corpus of self-contained pages (each block imports what it needs and
 does a little real work), then times, alternating in one run, the runner (a fresh
 interpreter per page, pages in parallel) and `pytest --codeblocks` (all blocks in
 the pytest process), and prints the median wall times and their ratio. Then it runs
-the real docs once and prints the runner's overhead on them.
+the real docs twice, with TensorFlow and Keras imported by each path (cold) and from
+warm interpreters, and prints each reader path's start-up, block and wall times,
+the scheduler's wall against the floor (the ideal), and the time the warm
+interpreters take off the paths that import TensorFlow or Keras.
 """
 
+import json
 import os
 import re
 import statistics
@@ -83,12 +87,50 @@ def main():
     print(f"ratio runner / pytest-codeblocks -n 2: "
           f"{medians['runner (mdrun)'] / medians['pytest-codeblocks -n 2']:.2f}")
 
-    print("\nthe real docs (one run of the runner on docs/ and README.md):")
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "docs", "README.md"],
-                            cwd=ROOT, capture_output=True, text=True)
-    for line in result.stdout.splitlines():
-        if line.startswith(("docs:", "time:")):
-            print("  " + line)
+    print()
+    cold = real_docs("cold: Keras and TensorFlow not preloaded", COLD_PRELOAD)
+    warm = real_docs("warm: one preloaded interpreter per Keras backend", None)
+    keras_paths = [key for key in warm if key in cold and
+                   cold[key]["blocks"] - warm[key]["blocks"] > 2.0]
+    if keras_paths:
+        print("\nstart-up moved out of the paths that import TensorFlow or Keras "
+              "(their blocks' time, cold -> warm):")
+        for key in keras_paths:
+            print(f"  {key[0]} [{key[1] or '-'}]: {cold[key]['blocks']:.1f} s -> "
+                  f"{warm[key]['blocks']:.1f} s (start-up {cold[key]['startup']:.2f}"
+                  f" s -> {warm[key]['startup']:.2f} s)")
+
+
+# The preload setting without TensorFlow and Keras: every path imports them itself.
+COLD_PRELOAD = "numpy\ntorch\nsklearn.datasets"  # an ini line list
+
+
+def real_docs(title, preload):
+    """Run the real pages once; print each path's times, the wall and the floor."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                   "docs", "README.md", "--codeblocks-timings", out.name]
+        if preload is not None:
+            command += ["-o", f"codeblocks_preload={preload}"]
+        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        if result.returncode != 0:
+            sys.exit(f"the real docs failed ({title}):\n{result.stdout[-3000:]}")
+        timings = json.loads(Path(out.name).read_text())
+    paths = sorted(timings["paths"], key=lambda p: -(p["wall"] or 0))
+    print(f"the real docs, {title}:")
+    print(f"  {'reader path':44s} {'start-up':>9s} {'blocks':>8s} {'wall':>8s}")
+    for path in paths:
+        name = path["page"] + (f" [{path['label']}]" if path["label"] else "")
+        print(f"  {name:44s} {path['startup'] or 0:8.2f}s {path['blocks']:7.1f}s "
+              f"{path['wall'] or 0:7.1f}s")
+    workers = timings["workers"]
+    total = sum(p["blocks"] for p in paths)
+    ideal = max(total / workers, max(p["blocks"] for p in paths))
+    wall = timings["wall"]
+    print(f"  scheduler wall {wall:.1f} s; ideal {ideal:.1f} s (the blocks' "
+          f"{total:.1f} s on {workers} workers, or the longest path's blocks if "
+          f"larger); wall / ideal {wall / ideal:.2f} (goal <= 1.05)")
+    return {(p["page"], p["label"]): p for p in paths}
 
 
 if __name__ == "__main__":
