@@ -107,7 +107,7 @@ def _code(block, page_path):
                 "after it sees what it does.\n# Uncomment it to run it here.")
     else:
         return code
-    return note + "\n" + "\n".join("# " + line for line in code.split("\n"))
+    return note + "\n" + "\n".join(("# " + line).rstrip() for line in code.split("\n"))
 
 
 def _as_comment(prose):

@@ -33,7 +33,7 @@ def _commented(code):
     assert lines, "an empty solution"
     note = ["# A solution: the tests run it in a copy of the session, so nothing "
             "after it sees what it does.", "# Uncomment it to run it here."]
-    return "\n".join(note + ["# " + line for line in lines])
+    return "\n".join(note + [("# " + line).rstrip() for line in lines])
 
 
 def html_of(site, page):
