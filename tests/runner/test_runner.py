@@ -463,6 +463,22 @@ def test_update_outputs_publishes_figures_the_page_shows(pytester):
     assert not (pytester.path / "media" / "fig-unused.png").exists()
 
 
+def test_the_same_figure_is_published_byte_for_byte_the_same(pytester):
+    page(pytester, "fig.md", '''
+        ```python
+        import matplotlib.pyplot as plt
+        plt.plot([1, 2, 3])
+        plt.savefig("fig-line.svg")
+        ```
+
+        ![A line](media/fig-line.svg)
+    ''')
+    run(pytester, "fig.md", "--update-outputs").assert_outcomes(passed=1)
+    first = (pytester.path / "media" / "fig-line.svg").read_bytes()
+    run(pytester, "fig.md", "--update-outputs").assert_outcomes(passed=1)
+    assert (pytester.path / "media" / "fig-line.svg").read_bytes() == first
+
+
 def test_plain_pytest_collects_docs_and_readme_and_ends_with_a_summary(pytester):
     page(pytester, "docs/a.md", "```python\nx = 1\n```\n\n```text\nshown\n```\n")
     page(pytester, "docs/sub/b.md", "```python\nprint(2)\n```\n\n"
