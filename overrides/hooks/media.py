@@ -1,7 +1,9 @@
 """MkDocs hooks: publish media/ at /media/ (no copy under docs/), and size images.
 
 Every image gets its width and height (PNG and JPEG read by Pillow, SVG from its
-root element), so the page does not shift as it loads."""
+root element), so the page does not shift as it loads, and loads lazily: figures
+sit far down their pages, so the browser fetches each as the reader nears it and
+the page's first screen does not wait for them."""
 
 import base64
 import io
@@ -83,4 +85,11 @@ def on_page_content(html, page, config, files):
         end = -2 if tag.endswith("/>") else -1
         return f'{tag[:end].rstrip()} width="{size[0]}" height="{size[1]}"{tag[end:]}'
 
-    return IMG.sub(sized, html)
+    def lazy(match):
+        tag = match.group(0)
+        if re.search(r"\sloading=", tag):
+            return tag
+        end = -2 if tag.endswith("/>") else -1
+        return f'{tag[:end].rstrip()} loading="lazy" decoding="async"{tag[end:]}'
+
+    return IMG.sub(lazy, IMG.sub(sized, html))

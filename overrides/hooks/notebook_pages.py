@@ -9,8 +9,15 @@ stops the build with the script's file and line. Each page links its executed
 .ipynb for download (mkdocs-jupyter's include_source copies it next to the page).
 With NOTEBOOKS_CACHED_ONLY=1 set, the build never runs a notebook: a cache miss
 fails it.
+
+The pages stay light: mkdocs-jupyter inlines all of JupyterLab's CSS (590 kB) into
+each page, of which a notebook uses a few rules; only the rules that can match
+the page are kept (see _compact_styles). Figures become files beside the page,
+loaded as the reader scrolls to them, instead of base64 in the HTML.
 """
 
+import base64
+import hashlib
 import logging
 import os
 import re
@@ -18,6 +25,7 @@ from pathlib import Path
 
 import mkdocs.plugins
 import notebook_executor as notebooks  # beside this file; MkDocs adds it to sys.path
+import tinycss2  # nbconvert's CSS parser (through bleach[css])
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File
 
@@ -35,6 +43,7 @@ REMOTE_SCRIPT = re.compile(
 SCROLLER = re.compile(r'<div class="highlight-ipynb')
 RICH_PRE = re.compile(r'<pre (style="white-space:pre;overflow-x:auto)')
 H1_END = re.compile(r"</h1>")
+PNG_SRC = re.compile(r'src="data:image/png;base64,([^"]+)"')
 _published = {}  # src_uri -> (script, executed notebook)
 
 
@@ -87,6 +96,7 @@ def on_page_content(html, page, config, files):
         return f'<img alt="{_escape(alt)}"' + ALT.sub("", tag)[len("<img") :]
 
     html = IMG.sub(describe, html)
+    html = IMG.sub(lambda match: _figure_file(match.group(0), page, config), html)
     # Code that scrolls sideways must be reachable with the keyboard.
     html = SCROLLER.sub('<div tabindex="0" class="highlight-ipynb', html)
     html = RICH_PRE.sub(r'<pre tabindex="0" \1', html)
@@ -106,6 +116,30 @@ def on_page_content(html, page, config, files):
     return link + html
 
 
+def _figure_file(tag, page, config):
+    """Write an inline PNG figure to a file beside the page and point the tag at
+    it: the HTML no longer carries it, and the browser fetches it when the reader
+    scrolls near it (media.py makes every image lazy)."""
+    png = PNG_SRC.search(tag)
+    if not png:
+        return tag
+    data = base64.b64decode(png.group(1))
+    name = f"figure-{hashlib.sha256(data).hexdigest()[:16]}.png"
+    folder = Path(config.site_dir, page.file.dest_uri).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(data)
+    return tag[: png.start()] + f'src="{name}"' + tag[png.end() :]  # lazy: media.py
+
+
+def on_post_page(output, page, config):
+    if page.file.src_uri not in _published:
+        return output
+    # mkdocs-jupyter appends its Pygments CSS as a Python list's repr, which no
+    # browser reads as CSS; it only weighs the page down.
+    output = DEAD_STYLE.sub("", output)
+    return _compact_styles(output, config)
+
+
 def on_serve(server, config, builder):
     server.watch(str(_root(config) / "examples"))
 
@@ -117,3 +151,129 @@ def _escape(text):
         .replace("<", "&lt;")
         .replace(">", "&gt;")
     )
+
+
+# -- JupyterLab's CSS, cut down to what the page uses ---------------------------------
+
+DEAD_STYLE = re.compile(r"<style>\s*\['.*?'\]\s*</style>\s*", re.DOTALL)
+NOTEBOOK_STYLE = re.compile(r'<style type="text/css">(.*?)</style>\s*', re.DOTALL)
+CLASS_ATTR = re.compile(r'\sclass="([^"]*)"')
+# Selector parts left out when checking a selector's classes: the arguments of
+# :not() and friends (a class there need not be on the page), attribute selectors.
+SELECTOR_ARGS = re.compile(
+    r":(?:not|is|where|has|matches|-webkit-any|-moz-any)\((?:[^()]|\([^()]*\))*\)")
+ATTRIBUTE = re.compile(r"\[[^\]]*\]")
+CLASS = re.compile(r"\.(-?[_a-zA-Z][\w-]*)")
+# `.jupyter-wrapper :root` or `.jupyter-wrapper body` (JupyterLab's CSS, scoped by
+# mkdocs-jupyter) can match nothing: the root is no one's descendant.
+ROOT_INSIDE = re.compile(r"[\s>+~]\s*(?::root\b|(?:html|body)(?![\w-]))")
+VAR = re.compile(r"var\(\s*(--[\w-]+)")
+_site_vars = {}  # theme folders -> custom properties the site's own CSS reads
+
+
+def _compact_styles(output, config):
+    """Replace the page's inlined JupyterLab style sheets by one <style> with the
+    rules that can apply: a selector stays when every class it names is on the page
+    (or is Material's, md-*, which its script may add), and a custom property stays
+    when something reads it. The cascade is unchanged: the rules keep their order
+    and their place after the site's own CSS."""
+    blocks = list(NOTEBOOK_STYLE.finditer(output))
+    if not blocks:
+        return output
+    css = "\n".join(block.group(1) for block in blocks)
+    rest = NOTEBOOK_STYLE.sub("", output)
+    classes = {c for attr in CLASS_ATTR.findall(rest) for c in attr.split()}
+    rules = _kept_rules(tinycss2.parse_stylesheet(css, True, True), classes)
+    read = set(VAR.findall(rest)) | _site_custom_properties(config)
+    while True:  # a kept property may read others
+        before = len(read)
+        for decl in _declarations(rules):
+            if not decl.name.startswith("--") or decl.name in read:
+                read.update(VAR.findall(tinycss2.serialize(decl.value)))
+        if len(read) == before:
+            break
+    style = f'<style type="text/css">{_serialize(rules, read)}</style>'
+    start = blocks[0].start()
+    return output[:start] + style + NOTEBOOK_STYLE.sub("", output[start:])
+
+
+def _can_match(selector, classes):
+    plain = ATTRIBUTE.sub("", SELECTOR_ARGS.sub("", selector))
+    if ROOT_INSIDE.search(plain):
+        return False
+    if "\\" in plain:  # an escaped class name: keep it rather than parse it
+        return True
+    return all(c in classes or c.startswith("md-") for c in CLASS.findall(plain))
+
+
+def _selectors(prelude):
+    parts = [[]]
+    for token in prelude:
+        if token.type == "literal" and token.value == ",":
+            parts.append([])
+        else:
+            parts[-1].append(token)
+    return [tinycss2.serialize(part).strip() for part in parts]
+
+
+def _kept_rules(rules, classes):
+    """[("rule", selectors, declarations) | ("group", "@media ...", rules) |
+    ("raw", text)] for the rules that can apply."""
+    kept = []
+    for rule in rules:
+        if rule.type == "qualified-rule":
+            selectors = [s for s in _selectors(rule.prelude) if _can_match(s, classes)]
+            if selectors:
+                body = tinycss2.parse_blocks_contents(rule.content, True, True)
+                kept.append(("rule", ",".join(selectors),
+                             [d for d in body if d.type == "declaration"]))
+        elif rule.type == "at-rule" and rule.lower_at_keyword in ("media", "supports"):
+            body = tinycss2.parse_rule_list(rule.content or [], True, True)
+            inner = _kept_rules(body, classes)
+            if inner:
+                prelude = tinycss2.serialize(rule.prelude).strip()
+                kept.append(("group", f"@{rule.at_keyword} {prelude}", inner))
+        elif rule.type == "at-rule" and rule.lower_at_keyword != "charset":
+            kept.append(("raw", tinycss2.serialize([rule])))  # @keyframes
+    return kept
+
+
+def _declarations(rules):
+    for rule in rules:
+        if rule[0] == "rule":
+            yield from rule[2]
+        elif rule[0] == "group":
+            yield from _declarations(rule[2])
+
+
+def _serialize(rules, read):
+    out = []
+    for rule in rules:
+        if rule[0] == "raw":
+            out.append(rule[1])
+        elif rule[0] == "group":
+            inner = _serialize(rule[2], read)
+            if inner:
+                out.append(f"{rule[1]}{{{inner}}}")
+        else:
+            decls = [
+                f"{d.name}:{tinycss2.serialize(d.value).strip()}"
+                + ("!important" if d.important else "")
+                for d in rule[2] if not d.name.startswith("--") or d.name in read
+            ]
+            if decls:
+                out.append(f"{rule[1]}{{{';'.join(decls)}}}")
+    return "".join(out)
+
+
+def _site_custom_properties(config):
+    """The custom properties that the theme's and the site's own CSS read: the
+    notebook's CSS must keep defining those, whatever the page holds."""
+    dirs = tuple(config.theme.dirs) + (config.docs_dir,)
+    if dirs not in _site_vars:
+        found = set()
+        for folder in dirs:
+            for path in Path(folder).rglob("*.css"):
+                found.update(VAR.findall(path.read_text(encoding="utf-8")))
+        _site_vars[dirs] = found
+    return _site_vars[dirs]
