@@ -114,7 +114,7 @@ def new_record(text, total, blocks=None, paths=1, lock=None):
 def seconds(record):
     """A page's recorded wall time, its paths' times added up; None if unknown."""
     times = (record or {}).get("seconds")
-    return sum(times.values()) if times else None
+    return None if times is None else sum(times.values())
 
 
 def stale(record, text, lock):

@@ -28,6 +28,7 @@ def test_noise_in_the_times_keeps_the_old_date_and_times(tmp_path):
     moved = results.load(tmp_path)["p.md"]
     assert (moved["seconds"], moved["date"]) == ({"": 40.0, "B": 0.5}, "2026-03-04")
     assert results.seconds(moved) == 40.5 and results.seconds({}) is None
+    assert results.seconds({"seconds": {}}) == 0.0  # a page with no Python
 
 
 def test_a_run_records_each_reader_paths_wall_time(pytester):
