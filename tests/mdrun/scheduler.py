@@ -57,6 +57,7 @@ class Job:
     steps: list[Step]
     page: str = ""  # the page it is a reader path of
     label: str = ""  # its tab label, "" on an untabbed page
+    backend: str | None = "?"  # its warm interpreter's Keras backend ("?": not chosen)
     outcomes: dict = field(default_factory=dict)  # step name -> Outcome
     events: dict = field(default_factory=dict)
     started: bool = False
@@ -201,9 +202,15 @@ class Scheduler:
                 pass
 
     def plan(self, jobs):
-        """Preload only modules some path of this run imports."""
+        """Before the run: preload only modules some path of it imports, choose
+        each path's warm interpreter, and start every one of them now, side by
+        side, rather than when its first path is ready to fork."""
         self._needed = warm.imported(s.block.source() for job in jobs
                                      for s in job.steps)
+        for job in jobs:
+            job.backend = self._server_for(job)
+        for backend in dict.fromkeys(job.backend for job in jobs):
+            self._fork_server(backend)
 
     def _modules(self, backend):
         """What the server for `backend` imports: the preload modules the run's
@@ -232,7 +239,7 @@ class Scheduler:
     def _fork(self, job, request):
         """(server, supervisor pid) for the job: from its warm server, replaced
         once if it died; a path whose warm server keeps dying runs cold."""
-        backend = self._server_for(job)
+        backend = job.backend if job.backend != "?" else self._server_for(job)
         for attempt in range(2):
             try:
                 server = self._fork_server(backend)
