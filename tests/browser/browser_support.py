@@ -568,13 +568,27 @@ REVEAL_JS = """
     }
   }
   code.scrollIntoView({block: "center"});
-  button = button || document.querySelector(
-    `button[data-clipboard-target="#${id} > code"]`);
-  const box = button && button.getBoundingClientRect();
-  // Start from an empty clipboard, so a copy that does nothing cannot pass.
-  return navigator.clipboard.writeText("").then(() => ({
-    id, x: box && box.x + box.width / 2, y: box && box.y + box.height / 2,
-  }));
+  // Material mounts a block's copy button when the block first shows
+  // (content.lazy): wait up to two seconds for it.
+  const mounted = () => {
+    if (button) return button;
+    id = code.parentElement.id;
+    return id && document.querySelector(
+      `button[data-clipboard-target="#${id} > code"]`);
+  };
+  const until = performance.now() + 2000;
+  return new Promise(resolve => {
+    const poll = () => (mounted() || performance.now() > until)
+      ? resolve() : requestAnimationFrame(poll);
+    poll();
+  }).then(() => {
+    button = mounted();
+    const box = button && button.getBoundingClientRect();
+    // Start from an empty clipboard, so a copy that does nothing cannot pass.
+    return navigator.clipboard.writeText("").then(() => ({
+      id, x: box && box.x + box.width / 2, y: box && box.y + box.height / 2,
+    }));
+  });
 }
 """
 

@@ -73,9 +73,23 @@
     copyWithoutPrompts(root);
   }
 
+  /* Material gives a code block that scrolls sideways a tab stop, and takes it
+   * from one that does not, when it mounts the block; with content.lazy
+   * (mkdocs.yml) it mounts a block only when the block first comes into view.
+   * Until then each block keeps a tab stop, so a keyboard user reaches a block
+   * that scrolls even before it has been on screen: focus brings it into view,
+   * and Material then keeps or removes the stop. Done once, at load, before
+   * Material mounts anything; done again later, it would undo Material's choice. */
+  function codeTabStops(root) {
+    root.querySelectorAll(".highlight > pre > code:not([tabindex])")
+      .forEach(function (code) { code.setAttribute("tabindex", "0"); });
+  }
+
   /* Material builds the table wrappers and code buttons from its own script, at
-   * load and again after instant navigation: follow its document$ stream when it
-   * is there, and watch the content for elements it adds later. */
+   * load, as code blocks come into view, and again after instant navigation:
+   * follow its document$ stream when it is there, and watch the content for
+   * elements it adds later. */
+  codeTabStops(document.querySelector(".md-content") || document.body);
   finish();
   if (window.document$ && typeof window.document$.subscribe === "function") {
     window.document$.subscribe(finish);
