@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup lock serve build test test-changed bench clean
+.PHONY: setup lock serve build test test-changed bench lighthouse clean
 
 setup:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { \
@@ -36,6 +36,18 @@ test-changed: setup
 
 bench: setup
 	$(BIN)/python tests/tools/bench.py
+
+# Lighthouse's scores for every page (Node.js 18+ and Debian's chromium); not part
+# of `make test`: it takes minutes and its scores depend on the machine's load.
+lighthouse: setup node_modules/.package-lock.json
+	$(BIN)/python tests/tools/lighthouse.py
+
+# npm ci only when node_modules is missing or package-lock.json has changed.
+node_modules/.package-lock.json: package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "lighthouse: needs Node.js 18+ with npm ('apt-get install nodejs npm')"; exit 1; }
+	npm ci --no-audit --no-fund
+	@touch $@
 
 clean:
 	rm -rf site $(VENV) .pytest_cache
