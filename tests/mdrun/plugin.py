@@ -452,6 +452,8 @@ def pytest_runtestloop(session):
     selection."""
     if hasattr(session.config, "workerinput") or session.config.option.collectonly:
         return
+    if session.testsfailed and not session.config.option.continue_on_collection_errors:
+        return  # pytest stops at collection errors: start nothing
     scheduler = session.config.stash[SCHEDULER]
     selected = {}
     for item in session.items:
@@ -519,23 +521,28 @@ def pytest_sessionfinish(session):
         session.config.workeroutput["mdrun_tally"] = session.config.stash[
             TALLY].export()
     _write_timings(session)
-    begun = session.config.stash[BEGUN]
-    if begun:
-        records = session.config.stash[RESULTS]
-        results.save(session.config.rootpath, {page: records[page] for page in begun})
     stash = session.config.stash
+    records, begun = stash[RESULTS], stash[BEGUN]
     for path, updates in list(stash[UPDATES].items()):
         for line in [line for line in updates if (path, line) in stash[CONFLICTS]]:
             del updates[line]
-        page = next((node for node in session.items if node.path == path), None)
+        page = next((node.parent for node in session.items if node.path == path),
+                    None)
         try:
             if updates:
                 outputs.rewrite(path, list(updates.values()),
-                                original=getattr(page and page.parent, "text", None))
+                                original=getattr(page, "text", None))
         except outputs.OutputError as error:
             stash[REFUSED].append(str(error))
             updates.clear()
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            continue
+        if updates and page is not None and page.page in begun:
+            # The page now shows what this run printed: the run verified it.
+            records[page.page]["sha256"] = results.page_hash(
+                path.read_text(encoding="utf-8"))
+    if begun:
+        results.save(session.config.rootpath, {page: records[page] for page in begun})
 
 
 def _write_timings(session):

@@ -67,3 +67,40 @@ def test_a_test_folder_reruns_when_any_input_changes(tmp_path):
     assert digest(tmp_path, ["docs", "mkdocs.yml", "missing"]) == before
     (tmp_path / "docs" / "b.md").write_text("")
     assert digest(tmp_path, ["docs", "mkdocs.yml", "missing"]) != before
+
+
+def test_a_page_updated_from_its_run_is_verified_by_that_run(pytester):
+    """--update-outputs writes what the run printed, so the record covers the
+    page as rewritten, and CI's record check passes without another run."""
+    page = pytester.path / "docs" / "up.md"
+    page.parent.mkdir()
+    page.write_text("```python\nprint(6 * 7)\n```\n\n"
+                    "<!--pytest-codeblocks:expected-output-->\n```text\n```\n")
+    pytester.runpytest("-p", "no:cacheprovider", "docs", "--update-outputs"
+                       ).assert_outcomes(passed=1)
+    text = page.read_text()
+    assert "42" in text
+    assert results.stale(results.load(pytester.path)["docs/up.md"], text, None) is None
+
+
+def test_a_collection_error_starts_no_page():
+    """pytest stops at a collection error; the runner must not start pages then."""
+    from types import SimpleNamespace
+
+    from mdrun import plugin
+    from mdrun.scheduler import Job, Step
+
+    step = Step(block=None, name="docs/good.md::L1", timeout=1.0)
+    item = object.__new__(plugin.CodeItem)  # a collected block, without pytest
+    item.job, item.step = Job([step], page="docs/good.md"), step
+    submitted = []
+    scheduler = SimpleNamespace(plan=lambda jobs: None, submit=submitted.append)
+    option = SimpleNamespace(collectonly=False, continue_on_collection_errors=False)
+    config = SimpleNamespace(option=option, stash={plugin.SCHEDULER: scheduler,
+                                                    plugin.RESULTS: {}})
+    session = SimpleNamespace(config=config, items=[item], testsfailed=1)
+    plugin.pytest_runtestloop(session)
+    assert submitted == []
+    option.continue_on_collection_errors = True
+    plugin.pytest_runtestloop(session)
+    assert submitted == [item.job]
