@@ -388,7 +388,8 @@ OUTPUTS_JS = """
   const previous = box.previousElementSibling;
   const before = previous && previous.querySelector("pre > code");
   return {
-    label: (box.querySelector(".filename") || {}).innerText || "",
+    // textContent: an output in a closed solution box has no rendered text yet
+    label: (box.querySelector(".filename") || {}).textContent || "",
     copyButtons: box.querySelectorAll("[data-clipboard-target], .md-clipboard").length,
     background: getComputedStyle(code).backgroundColor,
     codeBackground: before ? getComputedStyle(before).backgroundColor : null,

@@ -7,6 +7,7 @@ import sys
 import nbformat
 from bs4 import BeautifulSoup
 from mdrun import export, results
+from mdrun.directives import skip_reason
 from nbclient import NotebookClient
 from project import ROOT, html_file, parsed_pages
 
@@ -27,12 +28,23 @@ def in_code(page, line):
                for fence in (block, block.output) if fence is not None)
 
 
-def _commented(code):
-    """A solution as downloads hold it: a note, then its code as comments."""
-    lines = code.rstrip("\n").split("\n")
-    assert lines, "an empty solution"
-    note = ["# A solution: the tests run it in a copy of the session, so nothing "
-            "after it sees what it does.", "# Uncomment it to run it here."]
+def _held(block, page):
+    """Why a download keeps the block as comments: never run, or a solution."""
+    reason = skip_reason(block.directives, page)
+    if reason is not None:
+        return [f"# Not run by the tests: {reason}"]
+    if block.solution:
+        return ["# A solution: the tests run it in a copy of the session, so nothing "
+                "after it sees what it does.", "# Uncomment it to run it here."]
+    return None
+
+
+def _as_downloaded(block, page):
+    """A block as downloads hold it: its code, or a note and its code as comments."""
+    note = _held(block, page)
+    lines = block.code.rstrip("\n").split("\n")
+    if note is None:
+        return "\n".join(lines)
     return "\n".join(note + [("# " + line).rstrip() for line in lines])
 
 
@@ -56,8 +68,7 @@ def test_every_page_with_code_offers_a_notebook_and_a_script_per_reader_path(
             nbformat.validate(nb)
             code = [cell for cell in nb.cells if cell.cell_type == "code"]
             assert [cell.source for cell in code] == [
-                _commented(b.code) if b.solution else b.code.rstrip("\n")
-                for b in blocks], (page.path, label)
+                _as_downloaded(b, page.path) for b in blocks], (page.path, label)
             for cell, block in zip(code, blocks, strict=True):
                 shown = block.output.code if block.output else ""
                 printed = "".join(o.text for o in cell.outputs if o.name == "stdout")
@@ -73,7 +84,7 @@ def test_every_page_with_code_offers_a_notebook_and_a_script_per_reader_path(
             assert not re.search(r"# --- docs/\S+, line \d+ ---", script), page.path
             statements = [line for line in script.split("\n")
                           if line.strip() and not line.startswith("#")]
-            assert statements == [line for b in blocks if not b.solution
+            assert statements == [line for b in blocks if not _held(b, page.path)
                                   for line in b.code.split("\n")
                                   if line.strip() and not line.startswith("#")]
 
