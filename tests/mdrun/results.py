@@ -98,8 +98,7 @@ def save(root, pages):
             records[page] = _steady(records.get(page), record)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(records, out, indent=1, sort_keys=True)
-            out.write("\n")
+            out.write(json.dumps(records, indent=1, sort_keys=True) + "\n")
         os.replace(tmp, path)
 
 
