@@ -23,6 +23,7 @@ server answers {"id", "pid"} once it has forked, and {"pid", "status"} when a
 supervisor ends.
 """
 
+import gc
 import importlib
 import json
 import os
@@ -239,6 +240,9 @@ def serve(preload):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle
     _preload(preload, os.environ.pop("MDRUN_KERAS_BACKEND", None))
     importlib.import_module("mdrun.session")
+    # What is imported now lives as long as the server: the collector in a page
+    # need not walk it, and so does not copy the server's memory it shares.
+    gc.freeze()
     out = os.fdopen(os.dup(1), "w", buffering=1)
 
     def write(message):

@@ -495,7 +495,8 @@ def pytest_runtest_makereport(item, call):
 
 
 def _record_result(item, rep):
-    """Update the results file with this block's outcome, for the page stamp."""
+    """Count this block's outcome in its page's record (for the page stamp);
+    the records are written once, when the session finishes."""
     records, begun = item.config.stash[RESULTS], item.config.stash[BEGUN]
     page = item.parent
     if page.page not in begun:
@@ -513,7 +514,6 @@ def _record_result(item, rep):
                  if job.seconds is not None}
         if len(times) == len(page.jobs):  # {} for a page with no Python
             record["seconds"] = times
-        results.save(item.config.rootpath, {page.page: record})  # page complete
 
 
 def pytest_sessionfinish(session):
@@ -552,13 +552,17 @@ def _write_timings(session):
         return
     jobs = {id(item.job): item.job for item in session.items
             if isinstance(item, CodeItem)}
+    ran = [job for job in jobs.values() if job.seconds is not None]
+    start = min((j.started_at for j in ran), default=None)
     paths = [{"page": job.page, "label": job.label, "startup": job.startup,
               "wall": job.seconds,
               "blocks": sum(o.result.get("duration", 0.0)
-                            for o in job.outcomes.values())}
+                            for o in job.outcomes.values()),
+              # on a worker, in seconds from the run's start
+              "began": None if job.seconds is None else job.began - start,
+              "ended": None if job.seconds is None else job.ended - start}
              for job in jobs.values()]
-    ran = [job for job in jobs.values() if job.seconds is not None]
-    wall = max(j.ended for j in ran) - min(j.began for j in ran) if ran else None
+    wall = max(j.ended for j in ran) - start if ran else None
     Path(target).write_text(json.dumps({
         "workers": session.config.stash[TALLY].workers, "wall": wall,
         "paths": paths}, indent=1))

@@ -1,14 +1,19 @@
 """Run reader paths in parallel, one forked interpreter each, and hand out results.
 
-Every reader path of every page is a job. Jobs run on a pool of threads, one per
-core; each thread drives one child process block by block, enforcing each block's
-timeout and noticing a child that dies. Test items wait for their block's outcome.
+Every reader path of every page is a job, with a thread of its own. A job first
+waits for its warm interpreter's imports, then takes a place to start: its session
+is forked, isolated and connected while other paths' blocks run, so that cost
+overlaps their work. Then it takes a worker (one per core), and its thread drives
+the session block by block, enforcing each block's timeout and noticing a child
+that dies. Places and workers go to the waiting job submitted first, which keeps
+the longest-first order. Test items wait for their block's outcome.
 
 SIGTERM and Ctrl-C end every page at once: close() stops each page's process
 tree (see forkserver.py) before it waits for anything. A fork server that dies
 is replaced; a block during which it died fails.
 """
 
+import heapq
 import json
 import os
 import re
@@ -24,10 +29,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
-from . import warm
+from . import isolation, warm
 from .forkserver import ForkServer, ForkServerDied
 
 START_TIMEOUT = 60
+THREADS = 64  # jobs in flight at once; the places below bound the real work
 
 
 @dataclass
@@ -61,22 +67,27 @@ class Job:
     outcomes: dict = field(default_factory=dict)  # step name -> Outcome
     events: dict = field(default_factory=dict)
     started: bool = False
+    rank: int = 0  # its place in the submission order
     started_at: float | None = None  # when it was submitted
+    asked: float | None = None  # when its session was asked for
+    connected: float | None = None  # when its session connected
     began: float | None = None  # when a worker took it up
     ready: float | None = None  # when its session started its first block
     ended: float | None = None  # when its last block was settled
 
     @property
     def seconds(self):
-        """Its wall time, from being taken up to its last block, or None."""
+        """Its wall time on a worker, from being taken up to its last block."""
         return None if self.began is None or self.ended is None \
             else self.ended - self.began
 
     @property
     def startup(self):
-        """From being taken up to its first block: fork, isolation, session."""
-        return None if self.began is None or self.ready is None \
-            else self.ready - self.began
+        """Its session's start: fork, isolation and connection (mostly while
+        other paths ran), then from being taken up to its first block."""
+        if None in (self.asked, self.connected, self.began, self.ready):
+            return None
+        return (self.connected - self.asked) + (self.ready - self.began)
 
     def __post_init__(self):
         self.events = {s.name: threading.Event() for s in self.steps}
@@ -136,6 +147,15 @@ def _dump(log, step, base=None, index=None):
     return result
 
 
+def _read_status(path):
+    """The exit status in a supervisor's status file, or None if not written."""
+    try:
+        with open(path) as status:
+            return json.load(status)["status"]
+    except (OSError, ValueError):
+        return None
+
+
 def _peer_pid(sock):
     """The pid, as this process sees it, of the process at the socket's far end."""
     try:
@@ -144,6 +164,53 @@ def _peer_pid(sock):
         return struct.unpack("3i", creds)[0]
     except OSError:
         return None
+
+
+def _scratch():
+    """Where pages' working folders go: TMPDIR if the user set it, else /dev/shm
+    where it is a writable folder (in memory: a page creates and deletes many
+    small files, several times cheaper there than on a disk's file system), else
+    the system's temporary folder."""
+    if "TMPDIR" not in os.environ and os.path.isdir("/dev/shm") and \
+            os.access("/dev/shm", os.W_OK | os.X_OK):
+        return "/dev/shm"
+    return None
+
+
+class Interrupted(Exception):
+    """The run was interrupted while a job waited for a place."""
+
+
+class _Places:
+    """A fixed number of places, each given to the waiting job of lowest rank."""
+
+    def __init__(self, count):
+        self._free, self._waiting, self._closed = count, [], False
+        self._changed = threading.Condition()
+
+    def take(self, rank):
+        with self._changed:
+            heapq.heappush(self._waiting, rank)
+            self._changed.wait_for(lambda: self._closed or (
+                self._free and self._waiting[0] == rank))
+            self._waiting.remove(rank)
+            heapq.heapify(self._waiting)
+            if self._closed:
+                self._changed.notify_all()
+                raise Interrupted
+            self._free -= 1
+            self._changed.notify_all()  # the next rank may take a place still free
+
+    def give_back(self):
+        with self._changed:
+            self._free += 1
+            self._changed.notify_all()
+
+    def close(self):
+        """Wake every waiting job with Interrupted, and give no more places."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
 
 
 @dataclass
@@ -159,14 +226,17 @@ class _Page:
 class Scheduler:
     def __init__(self, repo, workers, preload=()):
         self.repo, self.workers = str(repo), max(1, workers)
-        self._pool = ThreadPoolExecutor(max_workers=self.workers)
+        self._pool = ThreadPoolExecutor(max_workers=THREADS)
+        # A session starts while others run: as many as there are workers.
+        self._starting, self._running = _Places(self.workers), _Places(self.workers)
+        self._submitted = 0
         self._servers = {}  # Keras backend (None: no Keras) -> its ForkServer
         self._needed = None  # top-level modules the run's paths import; None: all
         self.cold = []  # (path's test id, why it could not start warm)
         self.warm = {}  # Keras backend (None: no Keras) -> the modules it preloaded
         self._lock = threading.Lock()
         self._preload = preload
-        self._tmp = tempfile.mkdtemp(prefix="mdrun-")
+        self._tmp = tempfile.mkdtemp(prefix="mdrun-", dir=_scratch())
         self._pages = {}  # supervisor pid -> _Page, while it runs
         self._closing = False
         self.isolation = Counter()  # mode -> pages run in it
@@ -187,6 +257,8 @@ class Scheduler:
     def interrupt(self):
         """Stop every running page at once, and start no more."""
         self._closing = True
+        self._starting.close()
+        self._running.close()
         with self._lock:
             pages = list(self._pages.values())
         for page in pages:
@@ -239,16 +311,14 @@ class Scheduler:
     def _fork(self, job, request):
         """(server, supervisor pid) for the job: from its warm server, replaced
         once if it died; a path whose warm server keeps dying runs cold."""
-        backend = job.backend if job.backend != "?" else self._server_for(job)
         for attempt in range(2):
             try:
-                server = self._fork_server(backend)
+                server = self._fork_server(job.backend)
                 return server, server.fork(request)
             except ForkServerDied:
-                if attempt and backend is not None:
-                    self.cold.append((job.steps[0].name.split("::")[0],
-                                      f"the warm interpreter for Keras on {backend} "
-                                      "died twice"))
+                if attempt and job.backend is not None:
+                    self.cold.append((job.steps[0].name.split("::")[0], (
+                        f"the warm interpreter for Keras on {job.backend} died twice")))
         server = self._fork_server(None)
         return server, server.fork(request)
 
@@ -282,6 +352,7 @@ class Scheduler:
                 return
             job.started = True
             job.started_at = time.monotonic()
+            job.rank, self._submitted = self._submitted, self._submitted + 1
         self._pool.submit(self._run_guarded, job)
 
     def outcome(self, job, step):
@@ -307,9 +378,11 @@ class Scheduler:
                 pass
 
     def _run_guarded(self, job):
-        job.began = time.monotonic()
         try:
             self._run(job)
+        except Interrupted:
+            self._skip_rest(job, [s for s in job.steps if s.name not in job.outcomes],
+                            "the run was interrupted")
         except BaseException as error:  # noqa: BLE001 - never leave items waiting
             for step in job.steps:
                 if step.name not in job.outcomes:
@@ -326,6 +399,29 @@ class Scheduler:
         if not runnable or self._closing:
             self._skip_rest(job, runnable, "the run was interrupted")
             return
+        if job.backend == "?":
+            job.backend = self._server_for(job)
+        # Waiting for a warm interpreter's imports holds no place: other paths run.
+        self._fork_server(job.backend).mode()
+        self._starting.take(job.rank)
+        starting = [True]  # holds a place to start until it takes a worker
+
+        def on_worker():
+            self._running.take(job.rank)
+            self._starting.give_back()
+            starting[0] = False
+            job.began = time.monotonic()
+
+        try:
+            self._session(job, runnable, on_worker)
+        finally:
+            if starting[0]:
+                self._starting.give_back()
+            else:
+                self._running.give_back()
+
+    def _session(self, job, runnable, on_worker):
+        """Fork and connect the job's session; once `on_worker` returns, drive it."""
         base = tempfile.mkdtemp(dir=self._tmp)
         workdir = os.path.join(base, "work")
         os.mkdir(workdir)
@@ -337,6 +433,7 @@ class Scheduler:
         listener.settimeout(0.2)
         request = {"socket": address, "log": log, "status": status,
                    "repo": self.repo, "base": base}
+        job.asked = time.monotonic()
         server, pid = self._fork(job, request)
         page = _Page(pid, server, base)
         with self._lock:
@@ -355,13 +452,16 @@ class Scheduler:
                 listener.close()
             if conn is None:
                 raise EOFError
+            job.connected = time.monotonic()
+            on_worker()
             self.isolation[server.mode() or "unknown"] += 1
+            server_alive = not server.dying()  # before any block can run
             conn.send({"workdir": workdir, "repo": self.repo,
                        "blocks": [{"page": s.block.page, "source": s.block.source(),
                                    "gates": s.gates, "filters": s.filters,
                                    "solution": s.block.solution}
                                   for s in runnable]})
-            self._drive(job, conn, pending, workdir, page, log)
+            self._drive(job, conn, pending, workdir, page, log, server_alive)
         except EOFError:
             if pending:
                 step = pending.pop(0)
@@ -394,25 +494,27 @@ class Scheduler:
 
     @staticmethod
     def _exit_status(page, path, timeout=10):
-        """The session's exit status: from its status file, else from the server."""
+        """The session's exit status: from its status file, else from the server.
+
+        The supervisor writes the file before it ends. A page started ahead may
+        outlive a server that died meanwhile: then only the file can tell."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
-                with open(path) as status:
-                    return json.load(status)["status"]
-            except (OSError, ValueError):
-                pass
-            if page.server.ended(page.pid) or page.server.dead:
-                try:
-                    with open(path) as status:
-                        return json.load(status)["status"]
-                except (OSError, ValueError):
-                    return page.server.status(page.pid, timeout=0)
+            code = _read_status(path)
+            if code is not None:
+                return code
+            if page.server.ended(page.pid):
+                code = _read_status(path)
+                return code if code is not None else page.server.status(page.pid, 0)
+            if page.server.dead and isolation.dying(page.pid):
+                return _read_status(path)
             time.sleep(0.01)
         return None
 
-    def _drive(self, job, conn, pending, workdir, page, log):
-        current, server_alive = None, True
+    def _drive(self, job, conn, pending, workdir, page, log, server_alive):
+        """Settle each block as its result arrives. `server_alive`: whether the fork
+        server lived before the coming block (checked again after each one)."""
+        current = None
         while pending:
             timeout = pending[0].timeout if current is not None else START_TIMEOUT
             if not conn.poll(timeout):
@@ -435,11 +537,11 @@ class Scheduler:
             if message[0] == "start":
                 current = message[1]
                 job.ready = job.ready or time.monotonic()
-                server_alive = not page.server.dying()
             elif message[0] == "done":
                 step = pending.pop(0)
                 result = message[2]
-                if server_alive and page.server.dying():
+                was_alive, server_alive = server_alive, not page.server.dying()
+                if was_alive and not server_alive:
                     result["status"] = "failed"
                     result["error"] = None
                     result["line"] = None

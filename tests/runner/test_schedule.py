@@ -1,0 +1,82 @@
+"""Scheduling: places go to the earliest-submitted waiting path, an interrupted run
+wakes every waiting path, and a path waiting for its warm interpreter's imports
+keeps no worker from the paths that can run."""
+
+import json
+import threading
+import time
+
+import pytest
+from mdrun.scheduler import Interrupted, _Places
+from pages import run, write_page
+
+
+def _waiters(places, ranks, taken):
+    """Start a thread per rank that takes a place and notes its rank; return them
+    once all are waiting."""
+    threads = []
+    for rank in ranks:
+        def take(rank=rank):
+            try:
+                places.take(rank)
+                taken.append(rank)
+            except Interrupted:
+                taken.append(("interrupted", rank))
+        thread = threading.Thread(target=take)
+        thread.start()
+        threads.append(thread)
+    deadline = time.monotonic() + 5
+    while len(places._waiting) < len(ranks) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return threads
+
+
+def test_a_freed_place_goes_to_the_lowest_waiting_rank():
+    places, taken = _Places(1), []
+    places.take(0)
+    threads = _waiters(places, [5, 2, 9, 1], taken)
+    for _ in range(4):
+        places.give_back()
+        deadline = time.monotonic() + 5
+        before = len(taken)
+        while len(taken) == before and time.monotonic() < deadline:
+            time.sleep(0.01)
+    for thread in threads:
+        thread.join(5)
+    assert taken == [1, 2, 5, 9]
+
+
+def test_closing_wakes_every_waiting_path_with_interrupted():
+    places, taken = _Places(1), []
+    places.take(0)
+    threads = _waiters(places, [3, 4], taken)
+    places.close()
+    for thread in threads:
+        thread.join(5)
+    assert sorted(taken) == [("interrupted", 3), ("interrupted", 4)]
+    with pytest.raises(Interrupted):
+        places.take(7)
+
+
+def test_a_path_waiting_for_its_warm_interpreter_holds_no_worker(pytester):
+    """With one worker, the page that needs no Keras runs, start to end, while the
+    path submitted before it waits for its Keras interpreter's imports."""
+    pytester.makeini("[pytest]\ncodeblocks_preload = keras\n")
+    write_page(pytester, "a_keras.md", """
+        ```python
+        import os
+        os.environ["KERAS_BACKEND"] = "torch"
+        import keras
+        ```
+    """)
+    write_page(pytester, "b_plain.md", """
+        ```python
+        x = 1
+        ```
+    """)
+    timings = pytester.path / "timings.json"
+    result = run(pytester, "a_keras.md", "b_plain.md", "--codeblocks-workers", "1",
+                 f"--codeblocks-timings={timings}")
+    result.assert_outcomes(passed=2)
+    paths = {p["page"]: p for p in json.loads(timings.read_text())["paths"]}
+    assert paths["b_plain.md"]["ended"] < paths["a_keras.md"]["began"]
