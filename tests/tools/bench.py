@@ -8,10 +8,17 @@ the real docs twice, with TensorFlow and Keras imported by each path (cold) and 
 warm interpreters, and prints each reader path's start-up, block and wall times,
 the scheduler's wall against the floor (the ideal), and the time the warm
 interpreters take off the paths that import TensorFlow or Keras.
+
+The corpus's floor is measured too: its blocks run bare, all in this process as
+pytest-codeblocks runs them, and one fresh forked process per page as the runner
+runs them (a new process pays for fresh memory that a long-lived one reuses).
+A runner that keeps that guarantee can at best add pytest's own start-up to the
+forked blocks' time spread over the cores.
 """
 
 import json
 import os
+import pickle
 import re
 import statistics
 import subprocess
@@ -49,6 +56,36 @@ def make_corpus(folder):
     return docs
 
 
+def block_seconds(docs, fork):
+    """The corpus blocks' own time: in this process, or a forked child per page."""
+    total = 0.0
+    for page in sorted(docs.glob("*.md")):
+        blocks = re.findall(r"```python\n(.*?)```", page.read_text(), re.S)
+        if not fork:
+            total += _run_blocks(blocks)
+            continue
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.write(write, pickle.dumps(_run_blocks(blocks)))
+            os._exit(0)
+        os.close(write)
+        with os.fdopen(read, "rb") as answer:
+            total += pickle.loads(answer.read())
+        os.waitpid(pid, 0)
+    return total
+
+
+def _run_blocks(blocks):
+    namespace, took = {}, 0.0
+    for block in blocks:
+        code = compile(block, "<corpus>", "exec")
+        start = time.perf_counter()
+        exec(code, namespace)
+        took += time.perf_counter() - start
+    return took
+
+
 def timed(command, cwd, env):
     start = time.perf_counter()
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
@@ -73,9 +110,14 @@ def main():
                                                 "-n", "2", "docs"],
         }
         times = {name: [] for name in commands}
+        floors = {"in-process": [], "forked": [], "start-up": []}
         for _ in range(ROUNDS):
             for name, command in commands.items():
                 times[name].append(timed(command, folder, env))
+            floors["in-process"].append(block_seconds(folder / "docs", fork=False))
+            floors["forked"].append(block_seconds(folder / "docs", fork=True))
+            floors["start-up"].append(collect_seconds(commands["runner (mdrun)"],
+                                                      folder, env))
     print(f"corpus: {PAGES} pages x {BLOCKS} blocks; {ROUNDS} alternating rounds; "
           f"{os.cpu_count()} cores")
     medians = {name: statistics.median(t) for name, t in times.items()}
@@ -86,6 +128,16 @@ def main():
     print(f"ratio runner / pytest-codeblocks: {ratio:.2f} (bar <= 1.0, goal <= 0.6)")
     print(f"ratio runner / pytest-codeblocks -n 2: "
           f"{medians['runner (mdrun)'] / medians['pytest-codeblocks -n 2']:.2f}")
+    floor = {name: statistics.median(t) for name, t in floors.items()}
+    cores = os.cpu_count() or 1
+    best = floor["start-up"] + floor["forked"] / cores
+    print(f"the corpus's blocks alone: {floor['in-process']:.2f} s in one process, "
+          f"{floor['forked']:.2f} s in a fresh fork per page; the runner's start-up "
+          f"and collection {floor['start-up']:.2f} s")
+    print(f"floor for a fresh interpreter per page on {cores} cores: {best:.2f} s "
+          f"(start-up + forked blocks / cores), ratio to pytest-codeblocks "
+          f"{best / medians['pytest-codeblocks']:.2f}; the runner is "
+          f"{medians['runner (mdrun)'] / best:.2f}x that floor")
 
     print()
     cold = real_docs("cold: Keras and TensorFlow not preloaded", COLD_PRELOAD)
@@ -101,6 +153,14 @@ def main():
                   f" s -> {warm[key]['startup']:.2f} s)")
 
 
+def collect_seconds(command, cwd, env):
+    """Wall time of the command's pytest start-up and collection alone."""
+    start = time.perf_counter()
+    subprocess.run(command + ["--collect-only"], cwd=cwd, env=env,
+                   capture_output=True, check=True)
+    return time.perf_counter() - start
+
+
 # The preload setting without TensorFlow and Keras: every path imports them itself.
 COLD_PRELOAD = "numpy\ntorch\nsklearn.datasets"  # an ini line list
 
@@ -109,7 +169,7 @@ def real_docs(title, preload):
     """Run the real pages once; print each path's times, the wall and the floor."""
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                   "docs", "README.md", "--codeblocks-timings", out.name]
+                   "docs", "README.md", f"--codeblocks-timings={out.name}"]
         if preload is not None:
             command += ["-o", f"codeblocks_preload={preload}"]
         result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
