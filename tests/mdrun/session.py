@@ -118,7 +118,9 @@ def _versions(namespace):
             value, "__module__", None)
         if isinstance(name, str):
             used.add(name.split(".")[0])
-    return {label: getattr(sys.modules[name], "__version__", "?")
+    # str(): torch's version is a str subclass of torch's own; unpickling it would
+    # import torch into the runner's process.
+    return {label: str(getattr(sys.modules[name], "__version__", "?"))
             for name, label in LIBRARIES.items() if name in used}
 
 

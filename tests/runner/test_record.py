@@ -87,20 +87,40 @@ def test_a_collection_error_starts_no_page():
     """pytest stops at a collection error; the runner must not start pages then."""
     from types import SimpleNamespace
 
-    from mdrun import plugin
+    from mdrun import plugin, report
     from mdrun.scheduler import Job, Step
 
     step = Step(block=None, name="docs/good.md::L1", timeout=1.0)
     item = object.__new__(plugin.CodeItem)  # a collected block, without pytest
     item.job, item.step = Job([step], page="docs/good.md"), step
     submitted = []
-    scheduler = SimpleNamespace(plan=lambda jobs: None, submit=submitted.append)
+    scheduler = SimpleNamespace(plan=lambda jobs, background: None,
+                                submit=submitted.append)
     option = SimpleNamespace(collectonly=False, continue_on_collection_errors=False)
-    config = SimpleNamespace(option=option, stash={plugin.SCHEDULER: scheduler,
-                                                    plugin.RESULTS: {}})
+    config = SimpleNamespace(option=option, stash={
+        plugin.SCHEDULER: scheduler, plugin.RESULTS: {}, plugin.TALLY: report.Tally()})
     session = SimpleNamespace(config=config, items=[item], testsfailed=1)
     plugin.pytest_runtestloop(session)
     assert submitted == []
     option.continue_on_collection_errors = True
     plugin.pytest_runtestloop(session)
     assert submitted == [item.job]
+
+
+def test_recorded_versions_are_plain_strings(monkeypatch):
+    """torch.__version__ is a str subclass of torch's own: sent as it is, unpickling
+    a block's result would import torch into the runner's process (where it once
+    crashed beside pytester's in-process runs)."""
+    import sys
+    import types
+
+    from mdrun import session
+
+    class TorchVersion(str):
+        pass
+
+    torch = types.ModuleType("torch")
+    torch.__version__ = TorchVersion("2.13.0")
+    monkeypatch.setitem(sys.modules, "torch", torch)
+    versions = session._versions({"torch": torch})
+    assert versions == {"PyTorch": "2.13.0"} and type(versions["PyTorch"]) is str
