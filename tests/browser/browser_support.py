@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from bs4 import BeautifulSoup
+from playwright.sync_api import sync_playwright
 from project import ROOT, html_file, parsed_pages, url_path
 
 CHROMIUM_HINT = (
@@ -440,6 +441,45 @@ def axe_version() -> str:
 
 
 # -- one page, as a reader's browser loads it ----------------------------------------
+
+
+def visit_pages(browser, server: SiteServer, paths) -> dict[str, Visit]:
+    """visit_page for every path, two at a time: the given browser in this thread,
+    and a second Chromium in a thread of its own (Playwright's sync API wants one
+    instance per thread). Axe keeps one core busy per page it checks."""
+    queue = list(paths)
+    lock = threading.Lock()
+    results: dict[str, Visit] = {}
+    errors: list[BaseException] = []
+
+    def work(chromium):
+        while True:
+            with lock:
+                if not queue or errors:
+                    return
+                path = queue.pop(0)
+            results[path] = visit_page(chromium, server, path)
+
+    def helper():
+        try:
+            with sync_playwright() as playwright:
+                chromium = launch_chromium(playwright)
+                try:
+                    work(chromium)
+                finally:
+                    chromium.close()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+            errors.append(exc)
+
+    thread = threading.Thread(target=helper)
+    thread.start()
+    try:
+        work(browser)
+    finally:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return {path: results[path] for path in paths}
 
 
 def visit_page(browser, server: SiteServer, path: str) -> Visit:

@@ -37,7 +37,7 @@ from browser_support import (  # noqa: E402
     reveal_copy_button,
     run_axe,
     tab_sets,
-    visit_page,
+    visit_pages,
 )
 from bs4 import BeautifulSoup  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
@@ -84,9 +84,8 @@ def visits(browser, server, built_site, pages, request):
     """Every page, visited once; the summary records what each one cost."""
     config = request.config
     browser_summary.record_axe_version(config, "axe-core " + axe_version())
-    results = {}
-    for path in pages:
-        visit = results[path] = visit_page(browser, server, path)
+    results = visit_pages(browser, server, pages)
+    for path, visit in results.items():
         violations = [v for scheme in visit.axe.values() for v in scheme]
         browser_summary.record_page(
             config,

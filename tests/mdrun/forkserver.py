@@ -238,6 +238,7 @@ def _preload(modules, backend):
 def serve(preload):
     """Read fork requests from stdin until it closes; report pids and statuses."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle
+    os.nice(int(os.environ.pop("MDRUN_NICE", "0")))  # lower for pages beside tests
     _preload(preload, os.environ.pop("MDRUN_KERAS_BACKEND", None))
     importlib.import_module("mdrun.session")
     # What is imported now lives as long as the server: the collector in a page

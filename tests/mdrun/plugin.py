@@ -230,7 +230,8 @@ class CodeItem(MarkdownItem):
                                                                       self.step)
         tally = self.config.stash[TALLY]
         tally.block_seconds += outcome.result.get("duration", 0.0)
-        tally.finished = time.monotonic()
+        # Its path's end: reported late when other tests ran first, or now.
+        tally.finished = max(tally.finished or 0.0, self.job.ended or time.monotonic())
         tally.started = min(tally.started or self.job.started_at, self.job.started_at)
         status = outcome.status
         if status == "skipped":
@@ -419,12 +420,18 @@ def _current(config, page):
 
 def pytest_collection_modifyitems(config, items):
     """--changed: keep only pages changed since their record. --shard K/N: keep
-    the items of the pages and test files dealt to shard K."""
+    the items of the pages and test files dealt to shard K. Then the pages' items
+    go last: their paths run in the background from the start of the run, while
+    pytest runs the other tests, and their outcomes are reported at the end."""
     if config.getoption("changed"):
         _deselect(config, items, lambda item: not isinstance(item, MarkdownItem)
                   or not _current(config, item.parent))
-    if config.stash[SHARD] is None:
-        return
+    if config.stash[SHARD] is not None:
+        _keep_shard(config, items)
+    items.sort(key=lambda item: isinstance(item, MarkdownItem))  # stable
+
+
+def _keep_shard(config, items):
     k, n = config.stash[SHARD]
     records = config.stash[RESULTS]
     units = list(dict.fromkeys(_unit(item) for item in items))
@@ -463,7 +470,11 @@ def pytest_runtestloop(session):
         last = max(i for i, s in enumerate(job.steps) if s.name in names)
         job.steps = job.steps[:last + 1]
     jobs = [job for job, _ in selected.values()]
-    scheduler.plan(jobs)
+    # Beside other tests, pages yield the cores to them: those wait on each other
+    # in one process, pages fill the time they leave.
+    beside = sum(not isinstance(item, MarkdownItem) for item in session.items)
+    session.config.stash[TALLY].beside = beside if jobs else 0
+    scheduler.plan(jobs, background=bool(beside))
     for job in _longest_first(jobs, session.config.stash[RESULTS]):
         scheduler.submit(job)
 
@@ -512,7 +523,9 @@ def _record_result(item, rep):
     if record["passed"] + record["skipped"] + record["failed"] == record["total"]:
         times = {label: round(job.seconds, 1) for label, job in page.jobs.items()
                  if job.seconds is not None}
-        if len(times) == len(page.jobs):  # {} for a page with no Python
+        # {} for a page with no Python. Times taken beside other tests are not
+        # the page's own: the record keeps the ones it has.
+        if len(times) == len(page.jobs) and not item.config.stash[TALLY].beside:
             record["seconds"] = times
 
 

@@ -92,6 +92,7 @@ class Tally:
     started: float | None = None  # when the first reader path started
     finished: float | None = None  # when the last block's outcome arrived
     workers: int = 1
+    beside: int = 0  # other tests the pages ran beside, in the background
     isolation: Counter = field(default_factory=Counter)  # mode -> pages run in it
     page_paths: dict = field(default_factory=dict)  # page -> its reader paths
     shard: tuple | None = None  # (K, N, pages in shard K, pages in all)
@@ -158,10 +159,12 @@ class Tally:
         if self.started is not None and self.finished is not None:
             wall = self.finished - self.started
             ideal = self.block_seconds / self.workers
+            ratio = wall / ideal if ideal else float("nan")
+            how = (f"in the background, beside {self.beside} other tests"
+                   if self.beside else
+                   f"overhead ratio {ratio:.2f} (wall / (block time / workers))")
             timing = [f"time: blocks ran {self.block_seconds:.1f} s in all; wall "
-                      f"{wall:.1f} s on {self.workers} workers; overhead ratio "
-                      f"{wall / ideal if ideal else float('nan'):.2f} "
-                      "(wall / (block time / workers))"]
+                      f"{wall:.1f} s on {self.workers} workers; {how}"]
         if self.shard:
             k, n, mine, pages = self.shard
             head += f" (shard {k}/{n}: {mine} of {pages} pages)"

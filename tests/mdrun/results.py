@@ -73,6 +73,8 @@ def _steady(old, record):
     """The record, keeping the old date and times where only noise moved."""
     if old is None:
         return record
+    if "seconds" not in record and "seconds" in old:  # a run that took no times
+        record = {**record, "seconds": old["seconds"]}
     seconds = record.get("seconds", {})
     kept = {label: old["seconds"][label] if label in old.get("seconds", {}) and
             _close(old["seconds"][label], value) else value

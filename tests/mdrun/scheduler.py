@@ -34,6 +34,7 @@ from .forkserver import ForkServer, ForkServerDied
 
 START_TIMEOUT = 60
 THREADS = 64  # jobs in flight at once; the places below bound the real work
+NICE = 10  # pages beside other tests get about a tenth of a contended core's time
 
 
 @dataclass
@@ -232,6 +233,7 @@ class Scheduler:
         self._submitted = 0
         self._servers = {}  # Keras backend (None: no Keras) -> its ForkServer
         self._needed = None  # top-level modules the run's paths import; None: all
+        self._background = False  # pages at a lower CPU priority than the tests
         self.cold = []  # (path's test id, why it could not start warm)
         self.warm = {}  # Keras backend (None: no Keras) -> the modules it preloaded
         self._lock = threading.Lock()
@@ -273,10 +275,12 @@ class Scheduler:
             except ProcessLookupError:
                 pass
 
-    def plan(self, jobs):
+    def plan(self, jobs, background=False):
         """Before the run: preload only modules some path of it imports, choose
         each path's warm interpreter, and start every one of them now, side by
-        side, rather than when its first path is ready to fork."""
+        side, rather than when its first path is ready to fork. In the
+        `background`, pages run at a lower priority than the other tests."""
+        self._background = background
         self._needed = warm.imported(s.block.source() for job in jobs
                                      for s in job.steps)
         for job in jobs:
@@ -341,6 +345,8 @@ class Scheduler:
                        "PYTHONDONTWRITEBYTECODE": "1"}
                 if backend is not None:
                     env["MDRUN_KERAS_BACKEND"] = backend
+                if self._background:
+                    env["MDRUN_NICE"] = str(NICE)
                 modules = self.warm[backend] = self._modules(backend)
                 server = self._servers[backend] = ForkServer(modules, env)
             return server

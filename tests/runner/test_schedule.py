@@ -1,13 +1,16 @@
 """Scheduling: places go to the earliest-submitted waiting path, an interrupted run
-wakes every waiting path, and a path waiting for its warm interpreter's imports
-keeps no worker from the paths that can run."""
+wakes every waiting path, a path waiting for its warm interpreter's imports keeps
+no worker from the paths that can run, and beside other tests pages run in the
+background."""
 
 import json
+import os
 import threading
 import time
 
 import pytest
-from mdrun.scheduler import Interrupted, _Places
+from mdrun import results
+from mdrun.scheduler import NICE, Interrupted, _Places
 from pages import run, write_page
 
 
@@ -80,3 +83,31 @@ def test_a_path_waiting_for_its_warm_interpreter_holds_no_worker(pytester):
     result.assert_outcomes(passed=2)
     paths = {p["page"]: p for p in json.loads(timings.read_text())["paths"]}
     assert paths["b_plain.md"]["ended"] < paths["a_keras.md"]["began"]
+
+
+def test_beside_other_tests_pages_run_in_the_background_and_keep_their_times(
+        pytester, monkeypatch):
+    """With a test file in the run, the page's session runs at a lower priority, its
+    items are reported after the test file's, and its record keeps the recorded
+    time; run alone, it runs at the usual priority and records its time."""
+    (pytester.path / "docs").mkdir()
+    write_page(pytester, "docs/p.md", """
+        ```python
+        import os
+        assert os.nice(0) == int(os.environ["EXPECTED_NICE"]), os.nice(0)
+        ```
+    """)
+    pytester.makepyfile(test_other="def test_other():\n    pass\n")
+    monkeypatch.setenv("EXPECTED_NICE", "0")
+    run(pytester, "docs").assert_outcomes(passed=1)
+    records = results.load(pytester.path)
+    assert set(records["docs/p.md"]["seconds"]) == {""}
+    records["docs/p.md"]["seconds"] = {"": 99.0}  # unlike any time it takes
+    (pytester.path / results.RECORD).write_text(json.dumps(records))
+    monkeypatch.setenv("EXPECTED_NICE", str(os.nice(0) + NICE))
+    result = run(pytester, "-v", "test_other.py", "docs")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["test_other.py::test_other PASSED*",
+                                 "docs/p.md::L1 PASSED*",
+                                 "*in the background, beside 1 other tests"])
+    assert results.load(pytester.path)["docs/p.md"]["seconds"] == {"": 99.0}
