@@ -22,6 +22,12 @@ def test_a_malformed_shard_is_a_usage_error_that_shows_the_form(value):
         shard.parse(value)
 
 
+@pytest.mark.parametrize(("value", "expected"), [
+    ("1/2", (1, 2)), (" 2/2 ", (2, 2)), ("1/1", (1, 1)), ("10/12", (10, 12))])
+def test_a_well_formed_shard_is_read_as_k_of_n(value, expected):
+    assert shard.parse(value) == expected
+
+
 def test_a_bad_shard_stops_pytest_before_anything_runs(pytester):
     pytester.makefile(".md", page="```python\nx = 1\n```\n")
     result = pytester.runpytest("-p", "no:cacheprovider", "--shard", "3/2")
@@ -39,6 +45,15 @@ def test_dealing_is_balanced_deterministic_and_fills_unknown_times():
     assert max(loads) - min(loads) <= max(w or mean for w in weights.values())
     assert shard.deal({"a": None, "b": None}, 2) == [["a"], ["b"]]
     assert shard.deal({"a": 1.0}, 3) == [["a"], [], []]
+
+
+def test_the_heaviest_go_first_and_unknown_times_weigh_the_mean():
+    # In the order given, or by name, a and b would share a shard: 3 against 1.
+    assert shard.deal({"a": 1.0, "b": 1.0, "c": 2.0}, 2) == [["c"], ["a", "b"]]
+    # c and d weigh 4.5 each (not 1.0), so they go before b and share a shard.
+    assert shard.deal({"a": 5.0, "b": 4.0, "c": None, "d": None}, 2) == [
+        ["a", "b"], ["c", "d"]]
+    assert shard.deal({"b": 2.0, "a": 2.0}, 2) == [["a"], ["b"]]  # ties by name
 
 
 def collected(*args):
