@@ -453,30 +453,30 @@ def visit_pages(browser, server: SiteServer, paths) -> dict[str, Visit]:
     errors: list[BaseException] = []
 
     def work(chromium):
-        while True:
-            with lock:
-                if not queue or errors:
-                    return
-                path = queue.pop(0)
-            results[path] = visit_page(chromium, server, path)
+        """Visit queued pages until none is left or either thread failed."""
+        try:
+            while True:
+                with lock:
+                    if not queue or errors:
+                        return
+                    path = queue.pop(0)
+                results[path] = visit_page(chromium, server, path)
+        except BaseException as exc:  # noqa: BLE001 - raised again below
+            errors.append(exc)
 
     def helper():
         try:
             with sync_playwright() as playwright:
                 chromium = launch_chromium(playwright)
-                try:
-                    work(chromium)
-                finally:
-                    chromium.close()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+                work(chromium)
+                chromium.close()
+        except BaseException as exc:  # noqa: BLE001 - raised again below
             errors.append(exc)
 
     thread = threading.Thread(target=helper)
     thread.start()
-    try:
-        work(browser)
-    finally:
-        thread.join()
+    work(browser)
+    thread.join()
     if errors:
         raise errors[0]
     return {path: results[path] for path in paths}
