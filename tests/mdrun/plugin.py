@@ -48,7 +48,9 @@ def pytest_addoption(parser):
                          "test files dealt out by their recorded times")
     group.addoption("--codeblocks-timings", default=None, metavar="FILE",
                     help="write each reader path's start-up, block and wall times "
-                         "to FILE as JSON (make bench reads it)")
+                         "to FILE as JSON (make bench reads it); give it as "
+                         "--codeblocks-timings=FILE, or pytest may take FILE for "
+                         "a path to test")
     group.addoption("--codeblocks-workers", type=int, default=None,
                     help="reader paths run at once (default: number of cores)")
     parser.addini("codeblocks_timeout", "default timeout of one block, in seconds",

@@ -167,15 +167,19 @@ def _peer_pid(sock):
         return None
 
 
-def _scratch():
+SCRATCH_FREE = 2 ** 30  # /dev/shm must have this much room to hold working folders
+
+
+def _scratch(folder="/dev/shm"):
     """Where pages' working folders go: TMPDIR if the user set it, else /dev/shm
-    where it is a writable folder (in memory: a page creates and deletes many
-    small files, several times cheaper there than on a disk's file system), else
-    the system's temporary folder."""
-    if "TMPDIR" not in os.environ and os.path.isdir("/dev/shm") and \
-            os.access("/dev/shm", os.W_OK | os.X_OK):
-        return "/dev/shm"
-    return None
+    where it is a writable folder with a GiB free (in memory: a page creates and
+    deletes many small files, several times cheaper there than on a disk's file
+    system; a container's is often 64 MB), else the system's temporary folder."""
+    if "TMPDIR" in os.environ or not os.path.isdir(folder) or \
+            not os.access(folder, os.W_OK | os.X_OK):
+        return None
+    room = os.statvfs(folder)
+    return folder if room.f_bavail * room.f_frsize >= SCRATCH_FREE else None
 
 
 class Interrupted(Exception):

@@ -9,8 +9,8 @@ import threading
 import time
 
 import pytest
-from mdrun import results
-from mdrun.scheduler import NICE, Interrupted, _Places
+from mdrun import results, scheduler
+from mdrun.scheduler import NICE, Interrupted, _Places, _scratch
 from pages import run, write_page
 
 
@@ -111,3 +111,15 @@ def test_beside_other_tests_pages_run_in_the_background_and_keep_their_times(
                                  "docs/p.md::L1 PASSED*",
                                  "*in the background, beside 1 other tests"])
     assert results.load(pytester.path)["docs/p.md"]["seconds"] == {"": 99.0}
+
+
+def test_working_folders_go_to_memory_only_where_there_is_room(tmp_path, monkeypatch):
+    monkeypatch.delenv("TMPDIR", raising=False)
+    monkeypatch.setattr(scheduler, "SCRATCH_FREE", 1)
+    assert _scratch(str(tmp_path)) == str(tmp_path)
+    assert _scratch(str(tmp_path / "missing")) is None
+    monkeypatch.setattr(scheduler, "SCRATCH_FREE", 2 ** 62)  # more than it has
+    assert _scratch(str(tmp_path)) is None
+    monkeypatch.setattr(scheduler, "SCRATCH_FREE", 1)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the user's choice wins
+    assert _scratch(str(tmp_path)) is None
