@@ -236,7 +236,7 @@ class Scheduler:
         self._starting, self._running = _Places(self.workers), _Places(self.workers)
         self._submitted = 0
         self._servers = {}  # Keras backend (None: no Keras) -> its ForkServer
-        self._needed = None  # top-level modules the run's paths import; None: all
+        self._needed = None  # backend -> modules its paths import; None: all
         self._background = False  # pages at a lower CPU priority than the tests
         self.cold = []  # (path's test id, why it could not start warm)
         self.warm = {}  # Keras backend (None: no Keras) -> the modules it preloaded
@@ -280,24 +280,26 @@ class Scheduler:
                 pass
 
     def plan(self, jobs, background=False):
-        """Before the run: preload only modules some path of it imports, choose
-        each path's warm interpreter, and start every one of them now, side by
-        side, rather than when its first path is ready to fork. In the
+        """Before the run: choose each path's warm interpreter, preload into each
+        only the modules its paths import, and start every one of them now, side
+        by side, rather than when its first path is ready to fork. In the
         `background`, pages run at a lower priority than the other tests."""
         self._background = background
-        self._needed = warm.imported(s.block.source() for job in jobs
-                                     for s in job.steps)
         for job in jobs:
             job.backend = self._server_for(job)
+        self._needed = {backend: warm.imported(
+            s.block.source() for job in jobs if job.backend == backend
+            for s in job.steps) for backend in {job.backend for job in jobs}}
         for backend in dict.fromkeys(job.backend for job in jobs):
             self._fork_server(backend)
 
     def _modules(self, backend):
-        """What the server for `backend` imports: the preload modules the run's
-        paths import, Keras and TensorFlow only into a server with a backend."""
+        """What the server for `backend` imports: the preload modules its paths
+        import, Keras and TensorFlow only into a server with a backend."""
         keras = [name for name in self._preload if name.split(".")[0] in warm.KERAS]
-        chosen = [name for name in self._preload if self._needed is None
-                  or name.split(".")[0] in self._needed]
+        needed = None if self._needed is None else self._needed.get(backend, set())
+        chosen = [name for name in self._preload if needed is None
+                  or name.split(".")[0] in needed]
         if backend is None:
             return [name for name in chosen if name not in keras]
         chosen = [name for name in self._preload if name in chosen or name in keras]

@@ -34,7 +34,7 @@ PAGE = '''
     === "default"
 
         ```python
-        import keras
+        import keras, sqlite3
         print(warm, keras.backend.backend())
         ```
 
@@ -60,15 +60,16 @@ PAGE = '''
 
 def test_each_path_gets_the_keras_backend_it_chooses_warm_or_cold(pytester):
     """Setting torch gets torch, setting nothing the default, both from warm
-    interpreters; a computed choice runs cold, and the summary says why."""
-    pytester.makeini('[pytest]\ncodeblocks_preload = numpy\n    tensorflow\n'
-                     '    keras\n')
+    interpreters, each with only the modules its own paths import; a computed
+    choice runs cold, and the summary says why."""
+    pytester.makeini('[pytest]\ncodeblocks_preload = numpy\n    sqlite3\n'
+                     '    tensorflow\n    keras\n')
     write_page(pytester, "page.md", PAGE)
     result = run(pytester, "page.md")
     result.assert_outcomes(passed=6)
     lines = result.stdout.lines
     assert "warm interpreters: no Keras: numpy; Keras on tensorflow: numpy, " \
-        "tensorflow, keras; Keras on torch: numpy, keras" in lines
+        "sqlite3, tensorflow, keras; Keras on torch: numpy, keras" in lines
     assert "  ran cold: page.md [computed]: line 41: KERAS_BACKEND is set in a way " \
         "only running the code can tell" in lines
 
