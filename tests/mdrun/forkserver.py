@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from multiprocessing.connection import Connection
 
 from . import isolation
@@ -287,10 +288,13 @@ class ForkServerDied(RuntimeError):
 class ForkServer:
     """The runner's handle on a fork server process."""
 
-    def __init__(self, preload=(), env=None):
+    def __init__(self, preload=(), env=None, on_change=None):
+        """`on_change`: called once the server is ready, and once it has died."""
         self._lock = threading.Condition()
         self._pids, self._statuses, self._next = {}, {}, 0
         self.isolation, self.dead = None, False
+        self._on_change = on_change or (lambda: None)
+        self._started = time.monotonic()
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "mdrun.forkserver", *preload],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
@@ -313,9 +317,18 @@ class ForkServer:
                 else:
                     self._statuses[message["pid"]] = message["status"]
                 self._lock.notify_all()
+            if "isolation" in message:
+                self._on_change()
         with self._lock:
             self.dead = True
             self._lock.notify_all()
+        self._on_change()
+
+    def ready(self, patience=60):
+        """True once the server has imported its modules, or has died, or after
+        `patience` seconds (a fork then says what is wrong)."""
+        return self.isolation is not None or self.dead or \
+            time.monotonic() - self._started > patience
 
     def dying(self):
         """True once the server has died or is dying (it cannot be saved then)."""

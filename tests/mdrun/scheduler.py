@@ -13,7 +13,6 @@ tree (see forkserver.py) before it waits for anything. A fork server that dies
 is replaced; a block during which it died fails.
 """
 
-import heapq
 import json
 import os
 import re
@@ -187,19 +186,23 @@ class Interrupted(Exception):
 
 
 class _Places:
-    """A fixed number of places, each given to the waiting job of lowest rank."""
+    """A fixed number of places, each given to the waiting job of lowest rank
+    among those that are ready (whose warm interpreter has done its imports)."""
 
     def __init__(self, count):
-        self._free, self._waiting, self._closed = count, [], False
+        self._free, self._waiting, self._closed = count, {}, False  # rank -> ready()
         self._changed = threading.Condition()
 
-    def take(self, rank):
+    def _first(self):
+        return min((rank for rank, ready in self._waiting.items() if ready()),
+                   default=None)
+
+    def take(self, rank, ready=lambda: True):
         with self._changed:
-            heapq.heappush(self._waiting, rank)
-            self._changed.wait_for(lambda: self._closed or (
-                self._free and self._waiting[0] == rank))
-            self._waiting.remove(rank)
-            heapq.heapify(self._waiting)
+            self._waiting[rank] = ready
+            while not (self._closed or (self._free and self._first() == rank)):
+                self._changed.wait(timeout=1.0)  # also sees readiness not poked
+            del self._waiting[rank]
             if self._closed:
                 self._changed.notify_all()
                 raise Interrupted
@@ -209,6 +212,11 @@ class _Places:
     def give_back(self):
         with self._changed:
             self._free += 1
+            self._changed.notify_all()
+
+    def poke(self):
+        """A job became ready: let the waiting jobs look again."""
+        with self._changed:
             self._changed.notify_all()
 
     def close(self):
@@ -238,6 +246,7 @@ class Scheduler:
         self._servers = {}  # Keras backend (None: no Keras) -> its ForkServer
         self._needed = None  # backend -> modules its paths import; None: all
         self._background = False  # pages at a lower CPU priority than the tests
+        self._first = None  # the server the Keras servers start after, if any
         self.cold = []  # (path's test id, why it could not start warm)
         self.warm = {}  # Keras backend (None: no Keras) -> the modules it preloaded
         self._lock = threading.Lock()
@@ -290,7 +299,13 @@ class Scheduler:
         self._needed = {backend: warm.imported(
             s.block.source() for job in jobs if job.backend == backend
             for s in job.steps) for backend in {job.backend for job in jobs}}
-        for backend in dict.fromkeys(job.backend for job in jobs):
+        backends = list(dict.fromkeys(job.backend for job in jobs))
+        if None in backends and len(backends) > 1:
+            # The server without Keras imports quickest: its paths start first,
+            # and the Keras servers import after it, not beside it, slowing it.
+            self._first = self._fork_server(None)
+            return
+        for backend in backends:
             self._fork_server(backend)
 
     def _modules(self, backend):
@@ -333,6 +348,8 @@ class Scheduler:
         return server, server.fork(request)
 
     def _fork_server(self, backend=None):
+        if backend is not None and self._first is not None:
+            self._first.mode()  # started by plan(): ready, dead, or a minute passed
         with self._lock:
             server = self._servers.get(backend)
             if server is not None and server.dead:
@@ -354,7 +371,8 @@ class Scheduler:
                 if self._background:
                     env["MDRUN_NICE"] = str(NICE)
                 modules = self.warm[backend] = self._modules(backend)
-                server = self._servers[backend] = ForkServer(modules, env)
+                server = self._servers[backend] = ForkServer(
+                    modules, env, on_change=self._starting.poke)
             return server
 
     def submit(self, job):
@@ -414,8 +432,8 @@ class Scheduler:
         if job.backend == "?":
             job.backend = self._server_for(job)
         # Waiting for a warm interpreter's imports holds no place: other paths run.
-        self._fork_server(job.backend).mode()
-        self._starting.take(job.rank)
+        server = self._fork_server(job.backend)
+        self._starting.take(job.rank, ready=server.ready)
         starting = [True]  # holds a place to start until it takes a worker
 
         def on_worker():

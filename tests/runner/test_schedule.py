@@ -14,14 +14,15 @@ from mdrun.scheduler import NICE, Interrupted, _Places, _scratch
 from pages import run, write_page
 
 
-def _waiters(places, ranks, taken):
+def _waiters(places, ranks, taken, ready=lambda: True):
     """Start a thread per rank that takes a place and notes its rank; return them
     once all are waiting."""
     threads = []
+    waiting = len(places._waiting) + len(ranks)
     for rank in ranks:
         def take(rank=rank):
             try:
-                places.take(rank)
+                places.take(rank, ready)
                 taken.append(rank)
             except Interrupted:
                 taken.append(("interrupted", rank))
@@ -29,9 +30,18 @@ def _waiters(places, ranks, taken):
         thread.start()
         threads.append(thread)
     deadline = time.monotonic() + 5
-    while len(places._waiting) < len(ranks) and time.monotonic() < deadline:
+    while len(places._waiting) < waiting and time.monotonic() < deadline:
         time.sleep(0.01)
     return threads
+
+
+def _next_taken(places, taken):
+    """Give a place back and wait until a waiting thread took it."""
+    before = len(taken)
+    places.give_back()
+    deadline = time.monotonic() + 5
+    while len(taken) == before and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def test_a_freed_place_goes_to_the_lowest_waiting_rank():
@@ -39,14 +49,27 @@ def test_a_freed_place_goes_to_the_lowest_waiting_rank():
     places.take(0)
     threads = _waiters(places, [5, 2, 9, 1], taken)
     for _ in range(4):
-        places.give_back()
-        deadline = time.monotonic() + 5
-        before = len(taken)
-        while len(taken) == before and time.monotonic() < deadline:
-            time.sleep(0.01)
+        _next_taken(places, taken)
     for thread in threads:
         thread.join(5)
     assert taken == [1, 2, 5, 9]
+
+
+def test_a_path_not_ready_lets_later_ones_pass_then_goes_first_once_ready():
+    """A path whose warm interpreter is still importing takes no place; once it
+    is ready, it goes before the later paths still waiting."""
+    places, taken, imported = _Places(1), [], threading.Event()
+    places.take(0)
+    threads = _waiters(places, [1], taken, ready=imported.is_set)
+    threads += _waiters(places, [2, 3], taken)
+    _next_taken(places, taken)
+    imported.set()
+    places.poke()
+    _next_taken(places, taken)
+    _next_taken(places, taken)
+    for thread in threads:
+        thread.join(5)
+    assert taken == [2, 1, 3]
 
 
 def test_closing_wakes_every_waiting_path_with_interrupted():
