@@ -193,14 +193,14 @@ class _Places:
         self._free, self._waiting, self._closed = count, {}, False  # rank -> ready()
         self._changed = threading.Condition()
 
-    def _first(self):
+    def _next_rank(self):
         return min((rank for rank, ready in self._waiting.items() if ready()),
                    default=None)
 
     def take(self, rank, ready=lambda: True):
         with self._changed:
             self._waiting[rank] = ready
-            while not (self._closed or (self._free and self._first() == rank)):
+            while not (self._closed or (self._free and self._next_rank() == rank)):
                 self._changed.wait(timeout=1.0)  # also sees readiness not poked
             del self._waiting[rank]
             if self._closed:
@@ -290,8 +290,8 @@ class Scheduler:
 
     def plan(self, jobs, background=False):
         """Before the run: choose each path's warm interpreter, preload into each
-        only the modules its paths import, and start every one of them now, side
-        by side, rather than when its first path is ready to fork. In the
+        only the modules its paths import, and start them before the first path
+        asks: the one without Keras first, when there are others. In the
         `background`, pages run at a lower priority than the other tests."""
         self._background = background
         for job in jobs:
