@@ -121,13 +121,13 @@ def test_beside_other_tests_pages_run_in_the_background_and_keep_their_times(
         ```
     """)
     pytester.makepyfile(test_other="def test_other():\n    pass\n")
-    monkeypatch.setenv("EXPECTED_NICE", "0")
+    monkeypatch.setenv("EXPECTED_NICE", str(os.nice(0)))  # as this process
     run(pytester, "docs").assert_outcomes(passed=1)
     records = results.load(pytester.path)
     assert set(records["docs/p.md"]["seconds"]) == {""}
     records["docs/p.md"]["seconds"] = {"": 99.0}  # unlike any time it takes
     (pytester.path / results.RECORD).write_text(json.dumps(records))
-    monkeypatch.setenv("EXPECTED_NICE", str(os.nice(0) + NICE))
+    monkeypatch.setenv("EXPECTED_NICE", str(min(19, os.nice(0) + NICE)))  # 19: the cap
     result = run(pytester, "-v", "test_other.py", "docs")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["test_other.py::test_other PASSED*",
